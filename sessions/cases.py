@@ -1,0 +1,281 @@
+"""The case register: intake, parties, look-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from sessions import audit
+from sessions.enums import (
+    CaseStatus,
+    CaseType,
+    CompetentLevel,
+    ComplaintInstance,
+    PartyRole,
+    SiteKind,
+)
+from sessions.errors import N_, InvalidInput, NotFound
+from sessions.identity import IdentityVault, ProtectedIdentity
+from sessions.models import Case, CaseParty, Site
+
+MAX_TITLE = 300
+FLAG_NAMES = ("crowd", "complex", "prolonged", "bypassing", "hotspot", "remote")
+
+
+@dataclass(frozen=True)
+class CaseDraft:
+    """What an officer types at intake, as text; :func:`create_case` validates it."""
+
+    title: str
+    case_type: str
+    received_on: str
+    competent_level: str
+    summary: str = ""
+    complaint_instance: str = ""
+    origin_site_id: str = ""
+    crowd_size: str = ""
+    flags: frozenset[str] = field(default_factory=frozenset)
+
+
+E = TypeVar("E", CaseType, CompetentLevel, ComplaintInstance, PartyRole)
+
+
+def _enum_or_error(
+    enum: type[E], raw: str, errors: dict[str, str], name: str, message: str
+) -> E | None:
+    try:
+        return enum(raw)
+    except ValueError:
+        errors[name] = message
+        return None
+
+
+async def create_case(
+    db: AsyncSession,
+    draft: CaseDraft,
+    *,
+    at: datetime,
+    today: date,
+    actor_id: int | None,
+    crowd_threshold: int,
+) -> Case:
+    errors: dict[str, str] = {}
+    title = draft.title.strip()
+    if not title:
+        errors["title"] = N_("Enter a short title for the case.")
+    elif len(title) > MAX_TITLE:
+        errors["title"] = N_("The title must be at most 300 characters.")
+    case_type = _enum_or_error(
+        CaseType, draft.case_type, errors, "case_type", N_("Choose the type of case.")
+    )
+    level = _enum_or_error(
+        CompetentLevel,
+        draft.competent_level,
+        errors,
+        "competent_level",
+        N_("Choose the competent level."),
+    )
+    instance: ComplaintInstance | None = None
+    if case_type is CaseType.COMPLAINT:
+        instance = _enum_or_error(
+            ComplaintInstance,
+            draft.complaint_instance,
+            errors,
+            "complaint_instance",
+            N_("A complaint is either first or second instance."),
+        )
+    elif draft.complaint_instance:
+        errors["complaint_instance"] = N_("Only a complaint has an instance.")
+    received_on: date | None = None
+    try:
+        received_on = date.fromisoformat(draft.received_on.strip())
+    except ValueError:
+        errors["received_on"] = N_("Enter the date received as YYYY-MM-DD.")
+    else:
+        if received_on > today:
+            errors["received_on"] = N_("The date received cannot be in the future.")
+    crowd_size: int | None = None
+    if draft.crowd_size.strip():
+        try:
+            crowd_size = int(draft.crowd_size)
+            if not 1 <= crowd_size <= 10000:
+                raise ValueError
+        except ValueError:
+            errors["crowd_size"] = N_("The number of people must be a whole number from 1.")
+            crowd_size = None
+    unknown_flags = draft.flags - set(FLAG_NAMES)
+    if unknown_flags:
+        errors["flags"] = N_("Unknown flag.")
+    origin: Site | None = None
+    if draft.origin_site_id.strip():
+        try:
+            origin = await db.get(Site, int(draft.origin_site_id))
+        except ValueError:
+            origin = None
+        if origin is None or origin.kind not in (SiteKind.COMMUNE, SiteKind.WARD):
+            errors["origin_site_id"] = N_("Choose a commune or ward from the list.")
+    if errors:
+        raise InvalidInput(errors)
+    assert case_type is not None
+    assert level is not None
+    assert received_on is not None
+    flags = set(draft.flags)
+    if crowd_size is not None and crowd_size >= crowd_threshold:
+        flags.add("crowd")  # đông người is a fact of the head-count, not a choice
+    case = Case(
+        reference="",
+        title=title,
+        summary=draft.summary.strip(),
+        case_type=case_type,
+        complaint_instance=instance,
+        crowd_size=crowd_size,
+        origin_site_id=origin.id if origin else None,
+        competent_level=level,
+        status=CaseStatus.RECEIVED,
+        received_on=received_on,
+        created_at=at,
+        created_by_id=actor_id,
+        **{f"is_{name}": name in flags for name in FLAG_NAMES},
+    )
+    await _insert_with_reference(db, case, received_on.year)
+    await audit.record(
+        db, at, actor_id, "case.create", "case", case.id, {"reference": case.reference}
+    )
+    return case
+
+
+async def _insert_with_reference(db: AsyncSession, case: Case, year: int) -> None:
+    """Give the case the next free 'VV-<year>-<n>' reference; retry if another insert took it."""
+    prefix = f"VV-{year}-"
+    for _ in range(5):
+        count = await db.scalar(
+            select(func.count()).select_from(Case).where(Case.reference.like(prefix + "%"))
+        )
+        case.reference = f"{prefix}{(count or 0) + 1:04d}"
+        try:
+            async with db.begin_nested():
+                db.add(case)
+                await db.flush()
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate a case reference")
+
+
+@dataclass(frozen=True)
+class PartyDraft:
+    role: str
+    full_name: str
+    address: str = ""
+    id_number: str = ""
+    phone: str = ""
+    represents_id: str = ""
+    appointment_document: str = ""
+
+
+async def add_party(
+    db: AsyncSession,
+    case: Case,
+    draft: PartyDraft,
+    *,
+    vault: IdentityVault,
+    at: datetime,
+    actor_id: int | None,
+) -> CaseParty:
+    errors: dict[str, str] = {}
+    role = _enum_or_error(PartyRole, draft.role, errors, "role", N_("Choose the person's role."))
+    if not draft.full_name.strip():
+        errors["full_name"] = N_("Enter the person's full name.")
+    represents: CaseParty | None = None
+    if draft.represents_id.strip():
+        try:
+            represents = await db.get(CaseParty, int(draft.represents_id))
+        except ValueError:
+            represents = None
+        if represents is None or represents.case_id != case.id:
+            errors["represents_id"] = N_("Choose a person of this case.")
+    if role is PartyRole.REPRESENTATIVE and not draft.appointment_document.strip():
+        errors["appointment_document"] = N_(
+            "A representative needs the written appointment (document number and date)."
+        )
+    if errors:
+        raise InvalidInput(errors)
+    assert role is not None
+    party = CaseParty(case_id=case.id, role=role, created_at=at)
+    if role is PartyRole.DENOUNCER:
+        # The law protects a denouncer's identity: only the sealed copy is stored.
+        party.protected_identity = vault.seal(
+            ProtectedIdentity(
+                full_name=draft.full_name.strip(),
+                address=draft.address.strip(),
+                id_number=draft.id_number.strip(),
+                phone=draft.phone.strip(),
+            )
+        )
+    else:
+        party.full_name = draft.full_name.strip()
+        party.address = draft.address.strip() or None
+        party.id_number = draft.id_number.strip() or None
+        party.phone = draft.phone.strip() or None
+    party.represents_id = represents.id if represents else None
+    party.appointment_document = draft.appointment_document.strip() or None
+    db.add(party)
+    await db.flush()
+    await audit.record(
+        db, at, actor_id, "case.party_add", "case", case.id, {"party": party.id, "role": role.value}
+    )
+    return party
+
+
+async def get_case(db: AsyncSession, case_id: int) -> Case:
+    case = await db.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(selectinload(Case.parties), selectinload(Case.meetings))
+    )
+    if case is None:
+        raise NotFound(N_("There is no case number %(id)s."), {"id": case_id})
+    return case
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    text: str = ""
+    status: CaseStatus | None = None
+    case_type: CaseType | None = None
+    flag: str | None = None
+
+
+def _conditions(flt: CaseFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if flt.text.strip():
+        like = f"%{flt.text.strip()}%"
+        out.append(or_(Case.title.ilike(like), Case.reference.ilike(like)))
+    if flt.status is not None:
+        out.append(Case.status == flt.status)
+    if flt.case_type is not None:
+        out.append(Case.case_type == flt.case_type)
+    if flt.flag in FLAG_NAMES:
+        out.append(getattr(Case, f"is_{flt.flag}").is_(True))
+    return out
+
+
+async def list_cases(
+    db: AsyncSession, flt: CaseFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Case], int]:
+    where = _conditions(flt)
+    total = await db.scalar(select(func.count()).select_from(Case).where(*where))
+    rows = await db.scalars(
+        select(Case)
+        .where(*where)
+        .order_by(Case.received_on.desc(), Case.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)

@@ -1,0 +1,426 @@
+"""SQLAlchemy 2 typed models: the case register, meetings and everything filed against them.
+
+Times are stored in UTC (``UTCDateTime`` refuses naive values) and shown in the configured zone.
+Enums are stored by value as plain strings, so SQLite and PostgreSQL hold the same text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from sessions.enums import (
+    AttendanceOutcome,
+    CaseStatus,
+    CaseType,
+    CompetentLevel,
+    ComplaintInstance,
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    MinutesStatus,
+    PartyRole,
+    RecordingPolicy,
+    RecordingStatus,
+    Role,
+    SiteKind,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def enum_column(enum: type[StrEnum]) -> SAEnum:
+    return SAEnum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class Site(Base):
+    """A điểm cầu: a fixed room with a PC, camera and speakers."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[SiteKind] = mapped_column(enum_column(SiteKind))
+    former_district: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    site: Mapped[Site | None] = relationship()
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.role_rows)
+
+    def has_any(self, *roles: Role) -> bool:
+        return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Case(Base):
+    """A vụ việc. Titles and summaries never carry a denouncer's identity."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    case_type: Mapped[CaseType] = mapped_column(enum_column(CaseType))
+    complaint_instance: Mapped[ComplaintInstance | None] = mapped_column(
+        enum_column(ComplaintInstance)
+    )
+    is_crowd: Mapped[bool] = mapped_column(Boolean, default=False)  # đông người
+    is_complex: Mapped[bool] = mapped_column(Boolean, default=False)  # phức tạp
+    is_prolonged: Mapped[bool] = mapped_column(Boolean, default=False)  # kéo dài
+    is_bypassing: Mapped[bool] = mapped_column(Boolean, default=False)  # vượt cấp
+    is_hotspot: Mapped[bool] = mapped_column(Boolean, default=False)  # điểm nóng
+    is_remote: Mapped[bool] = mapped_column(Boolean, default=False)  # vùng sâu vùng xa
+    crowd_size: Mapped[int | None] = mapped_column(Integer)
+    origin_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    competent_level: Mapped[CompetentLevel] = mapped_column(enum_column(CompetentLevel))
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.RECEIVED)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    origin_site: Mapped[Site | None] = relationship(lazy="joined")
+    parties: Mapped[list[CaseParty]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseParty.id"
+    )
+    meetings: Mapped[list[Meeting]] = relationship(
+        back_populates="case", order_by="Meeting.planned_start"
+    )
+
+    @property
+    def flags(self) -> list[str]:
+        names = ("crowd", "complex", "prolonged", "bypassing", "hotspot", "remote")
+        return [n for n in names if getattr(self, f"is_{n}")]
+
+
+class CaseParty(Base):
+    """A person in a case. A denouncer's identity lives only in ``protected_identity``."""
+
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    role: Mapped[PartyRole] = mapped_column(enum_column(PartyRole))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    protected_identity: Mapped[bytes | None] = mapped_column(LargeBinary)
+    represents_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_parties.id", ondelete="SET NULL")
+    )
+    appointment_document: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="parties")
+
+    @property
+    def is_protected(self) -> bool:
+        return self.protected_identity is not None
+
+
+class Meeting(Base):
+    """A phiên tiếp công dân / phiên đối thoại: one video session, filed against a case."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[MeetingKind] = mapped_column(enum_column(MeetingKind))
+    purpose: Mapped[MeetingPurpose] = mapped_column(enum_column(MeetingPurpose))
+    ad_hoc_reason: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[MeetingMode] = mapped_column(enum_column(MeetingMode))
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    secretary_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    planned_start: Mapped[datetime] = mapped_column(index=True)
+    planned_end: Mapped[datetime]
+    status: Mapped[MeetingStatus] = mapped_column(
+        enum_column(MeetingStatus), default=MeetingStatus.SCHEDULED, index=True
+    )
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    waiting_room: Mapped[bool] = mapped_column(Boolean, default=True)
+    recording_policy: Mapped[RecordingPolicy] = mapped_column(
+        enum_column(RecordingPolicy), default=RecordingPolicy.ALWAYS
+    )
+    quality_profile: Mapped[str] = mapped_column(String(32), default="standard")
+    opened_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case | None] = relationship(back_populates="meetings", lazy="joined")
+    chair: Mapped[User | None] = relationship(foreign_keys=[chair_id], lazy="joined")
+    secretary: Mapped[User | None] = relationship(foreign_keys=[secretary_id], lazy="joined")
+    sites: Mapped[list[MeetingSite]] = relationship(
+        back_populates="meeting",
+        cascade="all, delete-orphan",
+        order_by="MeetingSite.id",
+        lazy="selectin",
+    )
+    invitees: Mapped[list[MeetingInvitee]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingInvitee.id"
+    )
+
+    @property
+    def host_site(self) -> Site | None:
+        for ms in self.sites:
+            if ms.role is MeetingSiteRole.HOST:
+                return ms.site
+        return None
+
+
+class MeetingSite(Base):
+    __tablename__ = "meeting_sites"
+    __table_args__ = (UniqueConstraint("meeting_id", "site_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    role: Mapped[MeetingSiteRole] = mapped_column(enum_column(MeetingSiteRole))
+    responsible_official: Mapped[str | None] = mapped_column(String(200))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="sites")
+    site: Mapped[Site] = relationship(lazy="joined")
+
+
+class MeetingInvitee(Base):
+    """Someone invited: a user of the system, or an outside person (citizen, lawyer, agency)."""
+
+    __tablename__ = "meeting_invitees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    role_label: Mapped[str] = mapped_column(String(100))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="invitees")
+    site: Mapped[Site | None] = relationship(lazy="joined")
+
+
+class Attendance(Base):
+    """One presence of a participant or site in a meeting: a join, and how it ended."""
+
+    __tablename__ = "attendances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    invitee_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_invitees.id"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    role_label: Mapped[str] = mapped_column(String(100), default="")
+    joined_at: Mapped[datetime | None]
+    left_at: Mapped[datetime | None]
+    outcome: Mapped[AttendanceOutcome] = mapped_column(
+        enum_column(AttendanceOutcome), default=AttendanceOutcome.PRESENT
+    )
+    recording_notice_ack_at: Mapped[datetime | None]
+    interruptions: Mapped[int] = mapped_column(Integer, default=0)
+
+    site: Mapped[Site | None] = relationship(lazy="joined")
+
+
+class Minutes(Base):
+    __tablename__ = "minutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
+    number: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[MinutesStatus] = mapped_column(
+        enum_column(MinutesStatus), default=MinutesStatus.DRAFT
+    )
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    finalised_at: Mapped[datetime | None]
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+    versions: Mapped[list[MinutesVersion]] = relationship(
+        back_populates="minutes", order_by="MinutesVersion.version"
+    )
+
+
+class MinutesVersion(Base):
+    __tablename__ = "minutes_versions"
+    __table_args__ = (UniqueConstraint("minutes_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    minutes_id: Mapped[int] = mapped_column(ForeignKey("minutes.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    minutes: Mapped[Minutes] = relationship(back_populates="versions")
+
+
+class Recording(Base):
+    """One recorded file of a meeting, filed under its case."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    participant_label: Mapped[str] = mapped_column(String(200))
+    relative_path: Mapped[str] = mapped_column(String(500), unique=True)
+    media_type: Mapped[str] = mapped_column(String(64), default="video/webm")
+    status: Mapped[RecordingStatus] = mapped_column(
+        enum_column(RecordingStatus), default=RecordingStatus.RECORDING
+    )
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The single row that serialises appends to the audit chain (see ``sessions.audit``)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,293 @@
+"""Settings: one frozen dataclass, built once at start-up.
+
+Sources, later ones winning: the defaults below, an optional TOML file (``--config`` or
+``DIEMCAU_CONFIG``), then ``DIEMCAU_<NAME>`` environment variables. Secrets are not settings
+a person types: they are generated on first run under ``<data_dir>/secrets`` (mode 0600) and
+loaded into the same dataclass. ``docs/operations.md`` documents every field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "DIEMCAU_"
+SECRET_FILES = ("session.key", "identity.key", "signing.key")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the source and the problem."""
+
+
+@dataclass(frozen=True)
+class ElectionPeriod:
+    """A named date range ('before', 'during', 'after' the election) for dashboards and reports."""
+
+    name: str
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ConfigError(
+                f"election period {self.name!r}: end {self.end} is before {self.start}"
+            )
+
+
+def _default_periods() -> tuple[ElectionPeriod, ...]:
+    # Plan 67/KH-UBND: election day Sunday 15/3/2026.
+    return (
+        ElectionPeriod("before", date(2026, 1, 1), date(2026, 3, 14)),
+        ElectionPeriod("during", date(2026, 3, 15), date(2026, 3, 15)),
+        ElectionPeriod("after", date(2026, 3, 16), date(2026, 6, 30)),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # empty: http://host:port
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    default_locale: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    session_hours: int = 12
+    crowd_threshold: int = 5
+    election_periods: tuple[ElectionPeriod, ...] = field(default_factory=_default_periods)
+    log_level: str = "INFO"
+    # Loaded from <data_dir>/secrets, never from the config file or the environment.
+    session_key: bytes = field(default=b"", repr=False)
+    identity_key: bytes = field(default=b"", repr=False)
+    signing_key: bytes = field(default=b"", repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port must be between 1 and 65535, not {self.port}")
+        if self.default_locale not in ("vi", "en"):
+            raise ConfigError(f"default_locale must be 'vi' or 'en', not {self.default_locale!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"timezone {self.timezone!r} is not a known time zone") from exc
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key must be given together")
+        if self.session_hours < 1:
+            raise ConfigError("session_hours must be at least 1")
+        if self.crowd_threshold < 2:
+            raise ConfigError("crowd_threshold must be at least 2")
+        if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigError("database_url must start with sqlite:// or postgresql://")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'diemcau.sqlite3').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.effective_public_url.startswith("https://")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def public_summary(self) -> dict[str, str]:
+        """What `diemcau check` prints: every setting, secrets as present/absent only."""
+        out: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_key"):
+                out[f.name] = "present" if value else "missing"
+            elif f.name == "election_periods":
+                out[f.name] = ", ".join(f"{p.name} {p.start}..{p.end}" for p in value)
+            else:
+                out[f.name] = "" if value is None else str(value)
+        out["effective_database_url"] = _hide_password(self.effective_database_url)
+        out["effective_public_url"] = self.effective_public_url
+        return out
+
+
+def _hide_password(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+_CONFIGURABLE = [
+    f
+    for f in dataclasses.fields(Settings)
+    if f.name not in ("session_key", "identity_key", "signing_key")
+]
+_HINTS = typing.get_type_hints(Settings)
+
+
+def _convert(name: str, raw: object, source: str) -> object:
+    """Convert a TOML or environment value to the type the field declares."""
+    hint = _HINTS[name]
+    optional = False
+    if isinstance(hint, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if optional and raw in ("", None):
+        return None
+    try:
+        if name == "election_periods":
+            return _periods(raw)
+        if hint is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if hint is int:
+            if isinstance(raw, bool):
+                raise ValueError(f"expected a whole number, got {raw!r}")
+            return int(str(raw))
+        if hint is Path:
+            return Path(str(raw))
+        if hint is str:
+            if not isinstance(raw, str):
+                raise ValueError(f"expected text, got {raw!r}")
+            return raw
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: setting {name!r}: {exc}") from exc
+    raise ConfigError(f"{source}: setting {name!r} has an unsupported type")
+
+
+def _periods(raw: object) -> tuple[ElectionPeriod, ...]:
+    if isinstance(raw, str):
+        # Environment form: "before=2026-01-01..2026-03-14;during=2026-03-15..2026-03-15"
+        items: list[dict[str, object]] = []
+        for part in filter(None, (p.strip() for p in raw.split(";"))):
+            period_name, _, span = part.partition("=")
+            first, _, last = span.partition("..")
+            items.append({"name": period_name, "start": first, "end": last})
+        raw = items
+    if not isinstance(raw, list):
+        raise ValueError("expected a list of {name, start, end} tables")
+    periods = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise ValueError("each election period needs name, start and end")
+        start: object = item.get("start")
+        end: object = item.get("end")
+        periods.append(
+            ElectionPeriod(
+                name=str(item.get("name", "")),
+                start=start if isinstance(start, date) else date.fromisoformat(str(start)),
+                end=end if isinstance(end, date) else date.fromisoformat(str(end)),
+            )
+        )
+    return tuple(periods)
+
+
+def read_config_file(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file {path}: not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration file {path}: cannot be read ({exc})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path}: not valid TOML ({exc})") from exc
+    known = {f.name for f in _CONFIGURABLE}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"configuration file {path}: unknown setting(s) {', '.join(unknown)}; "
+            f"known settings are listed in docs/operations.md"
+        )
+    return {
+        name: _convert(name, value, f"configuration file {path}") for name, value in data.items()
+    }
+
+
+def load_settings(
+    config_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    create_secrets: bool = True,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Build the settings from defaults, the TOML file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    if config_path is None and env.get(f"{ENV_PREFIX}CONFIG"):
+        config_path = Path(env[f"{ENV_PREFIX}CONFIG"])
+    if config_path is not None:
+        values.update(read_config_file(config_path))
+    for f in _CONFIGURABLE:
+        key = ENV_PREFIX + f.name.upper()
+        if key in env:
+            values[f.name] = _convert(f.name, env[key], f"environment variable {key}")
+    values.update(overrides or {})
+    base = Settings(**values)  # type: ignore[arg-type]
+    keys = load_secrets(base.data_dir, create=create_secrets)
+    return dataclasses.replace(
+        base,
+        session_key=keys["session_key"],
+        identity_key=keys["identity_key"],
+        signing_key=keys["signing_key"],
+    )
+
+
+def load_secrets(data_dir: Path, *, create: bool) -> dict[str, bytes]:
+    """Read the secret keys, generating any that are missing (mode 0600, directory 0700)."""
+    secrets_dir = data_dir / "secrets"
+    out: dict[str, bytes] = {}
+    if create:
+        try:
+            secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"data directory {data_dir}: cannot create secrets ({exc})") from exc
+    for filename in SECRET_FILES:
+        path = secrets_dir / filename
+        field_name = filename.replace(".key", "_key")
+        if not path.exists():
+            if not create:
+                out[field_name] = b""
+                continue
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process won the race; read theirs
+                pass
+            else:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(32).hex().encode())
+        try:
+            text = path.read_bytes().strip()
+            out[field_name] = bytes.fromhex(text.decode())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"secret file {path}: unreadable or corrupt ({exc})") from exc
+        if len(out[field_name]) < 32:
+            raise ConfigError(f"secret file {path}: too short, expected 32 bytes")
+    return out

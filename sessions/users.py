@@ -1,0 +1,134 @@
+"""Accounts: argon2 password hashes, roles, and sign-in."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import audit
+from sessions.enums import Role
+from sessions.errors import N_, Conflict, InvalidInput
+from sessions.models import User, UserRole
+
+_hasher = PasswordHasher()
+# A hash to verify against when the account does not exist, so a wrong username costs the
+# same time as a wrong password and timing does not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+MIN_PASSWORD_LENGTH = 10
+USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def validate_password(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return N_("The password must have at least 10 characters.")
+    return None
+
+
+def validate_username(username: str) -> str | None:
+    if not 3 <= len(username) <= 64 or not set(username) <= USERNAME_CHARS:
+        return N_(
+            "The username must be 3 to 64 characters: "
+            "lowercase letters, digits, dot, dash, underscore."
+        )
+    return None
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    username: str,
+    full_name: str,
+    password: str,
+    roles: Iterable[Role],
+    at: datetime,
+    position: str | None = None,
+    site_id: int | None = None,
+    must_change_password: bool = False,
+    actor_id: int | None = None,
+) -> User:
+    username = username.strip().lower()
+    errors: dict[str, str] = {}
+    if problem := validate_username(username):
+        errors["username"] = problem
+    if not full_name.strip():
+        errors["full_name"] = N_("Enter the person's full name.")
+    if problem := validate_password(password):
+        errors["password"] = problem
+    role_set = set(roles)
+    if not role_set:
+        errors["roles"] = N_("Choose at least one role.")
+    if errors:
+        raise InvalidInput(errors)
+    if await db.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(N_("The username %(username)s is already taken."), {"username": username})
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        position=position,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+        site_id=site_id,
+        created_at=at,
+        role_rows=[UserRole(role=r) for r in sorted(role_set)],
+    )
+    db.add(user)
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "user.create",
+        "user",
+        user.id,
+        {"username": username, "roles": sorted(r.value for r in role_set)},
+    )
+    return user
+
+
+async def authenticate(db: AsyncSession, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (never says which part was wrong)."""
+    user = await db.scalar(select(User).where(User.username == username.strip().lower()))
+    stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+async def set_password(
+    db: AsyncSession, user: User, new_password: str, at: datetime, *, actor_id: int | None
+) -> None:
+    if problem := validate_password(new_password):
+        raise InvalidInput({"new_password": problem})
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    await audit.record(db, at, actor_id, "user.password", "user", user.id)
+
+
+async def count_admins(db: AsyncSession) -> int:
+    return int(
+        await db.scalar(
+            select(func.count()).select_from(UserRole).where(UserRole.role == Role.ADMIN)
+        )
+        or 0
+    )

@@ -1,0 +1,157 @@
+"""Sign-in, one-time passwords, sign-out, CSRF and role checks through the real app."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import bootstrap
+from sessions.enums import Role
+from sessions.models import AuditEvent, Case
+from tests.conftest import PASSWORD, START, Client, csrf_from, csrf_of, login, make_user
+
+
+async def test_pages_need_sign_in(client: Client) -> None:
+    response = await client.get("/cases", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/login?next=/cases"
+
+
+async def test_sign_in_and_out(client: Client, db: AsyncSession) -> None:
+    await make_user(db, "canbo", Role.OFFICER, full_name="Hoàng Thị Mai")
+    signed_in = await login(client, "canbo")
+    set_cookie = signed_in.headers["Set-Cookie"]
+    assert set_cookie.startswith("diemcau_session=")
+    assert "HttpOnly" in set_cookie
+    assert "SameSite=Lax" in set_cookie
+    home = await client.get("/")
+    assert home.status == 200
+    assert "Hoàng Thị Mai" in await home.text()
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))["diemcau_session"]
+
+    token = await csrf_of(client)
+    out = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert out.status == 303
+    # The old cookie is revoked on the server, not merely forgotten by the browser.
+    client.session.cookie_jar.update_cookies({"diemcau_session": cookie.value})
+    again = await client.get("/", allow_redirects=False)
+    assert again.status == 303
+    assert again.headers["Location"].startswith("/login")
+
+
+async def test_wrong_password_and_unknown_user_say_the_same(client: Client, db: AsyncSession) -> None:
+    await make_user(db, "canbo", Role.OFFICER)
+    texts = []
+    for username, password in (("canbo", "sai-mat-khau-123"), ("khongco", PASSWORD)):
+        page = await client.get("/login")
+        response = await client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": csrf_from(await page.text())},
+        )
+        assert response.status == 401
+        body = await response.text()
+        assert "Tên đăng nhập hoặc mật khẩu không đúng." in body
+        texts.append(body.replace(username, "USER"))
+    assert texts[0] == texts[1]
+    failures = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+    )
+    assert failures == 2
+
+
+async def test_one_time_password_must_be_changed(client: Client, db: AsyncSession) -> None:
+    first = await bootstrap.first_start(db, START)
+    await db.commit()
+    assert first.admin_password is not None
+    assert first.sites_added == 67
+    page = await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": first.admin_password,
+            "csrf_token": csrf_from(await page.text()),
+        },
+        allow_redirects=False,
+    )
+    assert response.headers["Location"] == "/account/password"
+    blocked = await client.get("/cases", allow_redirects=False)
+    assert blocked.headers["Location"] == "/account/password"
+
+    token = await csrf_of(client, "/account/password")
+    short = await client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": first.admin_password,
+            "new_password": "ngan",
+            "repeat_password": "ngan",
+        },
+    )
+    assert short.status == 400
+    assert "Mật khẩu phải có ít nhất 10 ký tự." in await short.text()
+    done = await client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": first.admin_password,
+            "new_password": "mat-khau-rieng-2026",
+            "repeat_password": "mat-khau-rieng-2026",
+        },
+        allow_redirects=False,
+    )
+    assert done.status == 303
+    assert (await client.get("/cases")).status == 200
+    # A second first start creates no second administrator and reveals no password.
+    again = await bootstrap.first_start(db, START)
+    assert again.admin_password is None
+    assert again.sites_added == 0
+
+
+async def test_form_without_csrf_token_is_refused_and_nothing_saved(
+    client: Client, db: AsyncSession
+) -> None:
+    await make_user(db, "canbo", Role.OFFICER)
+    await login(client, "canbo")
+    form = {
+        "title": "Kiến nghị về đường giao thông nông thôn",
+        "case_type": "KNGH",
+        "received_on": "2026-03-09",
+        "competent_level": "commune",
+    }
+    refused = await client.post("/cases/new", data=form)
+    assert refused.status == 400
+    assert "Biểu mẫu đã hết hạn" in await refused.text()
+    forged = await client.post("/cases/new", data={**form, "csrf_token": "x" * 43})
+    assert forged.status == 400
+    cross_site = await client.post(
+        "/cases/new",
+        data={**form, "csrf_token": await csrf_of(client)},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert cross_site.status == 400
+    assert await db.scalar(select(func.count()).select_from(Case)) == 0
+
+
+async def test_role_without_intake_rights_gets_403(client: Client, db: AsyncSession) -> None:
+    await make_user(db, "thanhtra", Role.AUDITOR)
+    await login(client, "thanhtra")
+    response = await client.get("/cases/new")
+    assert response.status == 403
+    assert "Vai trò của bạn không được truy cập trang này." in await response.text()
+
+
+async def test_redirect_after_login_stays_on_site(client: Client, db: AsyncSession) -> None:
+    await make_user(db, "canbo", Role.OFFICER)
+    page = await client.get("/login?next=//evil.example/x")
+    response = await client.post(
+        "/login",
+        data={
+            "username": "canbo",
+            "password": PASSWORD,
+            "next": "//evil.example/x",
+            "csrf_token": csrf_from(await page.text()),
+        },
+        allow_redirects=False,
+    )
+    assert response.headers["Location"] == "/"

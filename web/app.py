@@ -1,0 +1,72 @@
+"""The app factory: the composition root that wires settings, database and views together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from sessions import db as database
+from sessions.clock import Clock, SystemClock
+from sessions.identity import IdentityVault
+from sessions.settings import Settings
+from web import i18n, templating
+from web.auth import Handler, auth_middleware
+from web.errors import error_middleware
+from web.keys import CLOCK, DB, ENGINE, SETTINGS, TEMPLATES, TRANSLATIONS, VAULT
+from web.views import account, cases, dashboard, meetings
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path != "/healthz" and not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = database.create_async(app[SETTINGS].effective_database_url, pool_pre_ping=True)
+    app[ENGINE] = engine
+    app[DB] = database.session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, error_middleware, auth_middleware],
+        client_max_size=2 * 1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[TEMPLATES] = templating.create_environment()
+    app[TRANSLATIONS] = i18n.load_translations()
+    app[VAULT] = IdentityVault(settings.identity_key)
+    app.cleanup_ctx.append(_database)
+    for module in (account, dashboard, cases, meetings):
+        app.router.add_routes(module.routes)
+    app.router.add_static("/static", STATIC_DIR, name="static")
+    return app

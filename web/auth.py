@@ -1,0 +1,205 @@
+"""Sign-in sessions, CSRF protection and role checks.
+
+The session cookie carries a random token; the database keeps only its SHA-256, so a stolen
+database cannot be replayed as cookies, and signing out revokes the session on the server.
+Every POST must carry the CSRF token of the session (or, before sign-in, of the browser's
+pre-session cookie) and, when the browser sends one, an Origin of this server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.enums import Role
+from sessions.errors import N_, PermissionDenied
+from sessions.models import User, WebSession
+from web.keys import (
+    CLOCK,
+    DB,
+    REQUEST_CSRF,
+    REQUEST_DB,
+    REQUEST_USER,
+    REQUEST_WEB_SESSION,
+    SETTINGS,
+)
+
+SESSION_COOKIE = "diemcau_session"
+PRE_SESSION_COOKIE = "diemcau_csrf"
+CSRF_FIELD = "csrf_token"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Paths a signed-in user who must change the one-time password may still reach.
+_PASSWORD_CHANGE_PATHS = ("/account/password", "/logout", "/static/", "/healthz", "/language")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CsrfFailure(Exception):
+    """A form without a valid CSRF token or from another origin."""
+
+
+async def start_session(
+    db: AsyncSession, user: User, at: datetime, hours: int
+) -> tuple[str, WebSession]:
+    token = secrets.token_urlsafe(32)
+    ws = WebSession(
+        token_hash=_hash(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=at,
+        expires_at=at + timedelta(hours=hours),
+    )
+    db.add(ws)
+    user.last_login_at = at
+    await db.flush()
+    return token, ws
+
+
+async def end_session(db: AsyncSession, token: str, at: datetime) -> None:
+    await db.execute(
+        update(WebSession).where(WebSession.token_hash == _hash(token)).values(revoked_at=at)
+    )
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+    settings = request.app[SETTINGS]
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        path="/",
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="Lax",
+        max_age=settings.session_hours * 3600,
+    )
+
+
+async def _load_session(request: web.Request, db: AsyncSession) -> WebSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    ws = await db.scalar(select(WebSession).where(WebSession.token_hash == _hash(token)))
+    now = request.app[CLOCK].now()
+    if ws is None or ws.revoked_at is not None or ws.expires_at <= now or not ws.user.active:
+        return None
+    return ws
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        # Browsers send Origin on cross-site POSTs; its absence means a same-site form or a
+        # non-browser client, which the CSRF token still covers.
+        return origin is None
+    return urlsplit(origin).netloc == request.host
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Open the request's database session, resolve the user, enforce CSRF on POST."""
+    if request.path.startswith("/static/"):
+        return await handler(request)
+    async with request.app[DB]() as db:
+        request[REQUEST_DB] = db
+        ws = await _load_session(request, db)
+        new_pre_session: str | None = None
+        if ws is not None:
+            request[REQUEST_USER] = ws.user
+            request[REQUEST_WEB_SESSION] = ws
+            request[REQUEST_CSRF] = ws.csrf_token
+        else:
+            pre = request.cookies.get(PRE_SESSION_COOKIE)
+            if not pre or len(pre) < 20:
+                pre = new_pre_session = secrets.token_urlsafe(32)
+            request[REQUEST_CSRF] = pre
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            form = await request.post()
+            sent = form.get(CSRF_FIELD)
+            if (
+                not isinstance(sent, str)
+                or not hmac.compare_digest(sent, request[REQUEST_CSRF])
+                or not _same_origin(request)
+            ):
+                raise CsrfFailure
+        user = request.get(REQUEST_USER)
+        if (
+            user is not None
+            and user.must_change_password
+            and not request.path.startswith(_PASSWORD_CHANGE_PATHS)
+        ):
+            raise web.HTTPSeeOther("/account/password")
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                await db.commit()
+            raise
+        await db.commit()
+        if new_pre_session is not None:
+            response.set_cookie(
+                PRE_SESSION_COOKIE,
+                new_pre_session,
+                path="/",
+                httponly=True,
+                samesite="Strict",
+                secure=request.app[SETTINGS].secure_cookies,
+            )
+        return response
+
+
+def db_of(request: web.Request) -> AsyncSession:
+    return request[REQUEST_DB]
+
+
+def current_user(request: web.Request) -> User:
+    user = request.get(REQUEST_USER)
+    if user is None:
+        raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+    return user
+
+
+def login_required(handler: Handler) -> Handler:
+    @wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        current_user(request)
+        return await handler(request)
+
+    return wrapper
+
+
+def require_roles(*roles: Role) -> Callable[[Handler], Handler]:
+    """Only users holding one of ``roles`` (or admin) reach the handler."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            user = current_user(request)
+            if not user.has_any(*roles):
+                raise PermissionDenied(N_("Your role does not allow this page."))
+            return await handler(request)
+
+        return wrapper
+
+    return decorate
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths may be redirect targets after sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

@@ -1,0 +1,244 @@
+"""The ``diemcau`` command: serve, db upgrade, user add, demo, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from sessions import bootstrap, db, demo, users
+from sessions.clock import SystemClock
+from sessions.enums import Role
+from sessions.errors import Conflict, InvalidInput
+from sessions.identity import IdentityVault
+from sessions.settings import ConfigError, Settings, load_settings
+from web.app import create_app
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    return load_settings(args.config, overrides=overrides)
+
+
+def upgrade_database(settings: Settings) -> str:
+    engine = db.create_sync(settings.effective_database_url)
+    try:
+        db.upgrade(engine)
+        return db.current_revision(engine) or "none"
+    finally:
+        engine.dispose()
+
+
+async def _first_start(settings: Settings) -> bootstrap.FirstStart:
+    engine = db.create_async(settings.effective_database_url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            return await bootstrap.first_start(session, SystemClock().now())
+    finally:
+        await engine.dispose()
+
+
+async def _demo(settings: Settings) -> demo.DemoResult:
+    engine = db.create_async(settings.effective_database_url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            return await demo.load_demo(
+                session,
+                now=SystemClock().now(),
+                zone=settings.zone,
+                vault=IdentityVault(settings.identity_key),
+                crowd_threshold=settings.crowd_threshold,
+            )
+    finally:
+        await engine.dispose()
+
+
+def _print_demo(result: demo.DemoResult) -> None:
+    if not result.created:
+        print("Demo data is already loaded (users: " + ", ".join(result.usernames) + ").")
+        return
+    print("Demo data loaded: sample cases, meetings and one user per role.")
+    print(f"  Demo users: {', '.join(result.usernames)}")
+    print(f"  Demo password (all of them, shown once): {result.password}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    revision = upgrade_database(settings)
+    started = asyncio.run(_first_start(settings))
+    if args.demo:
+        _print_demo(asyncio.run(_demo(settings)))
+    url = settings.effective_public_url
+    print(f"Điểm cầu: database at revision {revision}; {started.sites_added} endpoints added.")
+    if started.admin_password:
+        print("A first administrator was created. Its one-time password is shown only now:")
+        print(f"  username: {started.admin_username}")
+        print(f"  password: {started.admin_password}")
+        print("  (you will be asked to choose a new password at the first sign-in)")
+    print(f"Open {url}/ in a browser and sign in.")
+    ssl_context = None
+    if settings.tls_cert and settings.tls_key:
+        import ssl
+
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    revision = upgrade_database(settings)
+    print(
+        f"Database {settings.public_summary()['effective_database_url']} is at revision {revision}."
+    )
+    return 0
+
+
+async def _user_add(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    engine = db.create_async(settings.effective_database_url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            user = await users.create_user(
+                session,
+                username=args.username,
+                full_name=args.full_name,
+                position=args.position,
+                password=password,
+                roles=[Role(r) for r in args.role],
+                at=SystemClock().now(),
+                must_change_password=args.generate_password,
+            )
+            return user.username
+    finally:
+        await engine.dispose()
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    upgrade_database(settings)
+    if args.generate_password:
+        password = users.generate_password()
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            print("error: the two passwords are not the same", file=sys.stderr)
+            return 2
+    try:
+        username = asyncio.run(_user_add(settings, args, password))
+    except InvalidInput as exc:
+        for field, message in exc.field_errors.items():
+            print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    except Conflict as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"User {username} created with role(s) {', '.join(args.role)}.")
+    if args.generate_password:
+        print(f"One-time password (shown only now): {password}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    upgrade_database(settings)
+    asyncio.run(_first_start(settings))
+    _print_demo(asyncio.run(_demo(settings)))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print("Configuration is valid. Settings in effect:")
+    for key, value in settings.public_summary().items():
+        print(f"  {key} = {value}")
+    engine = db.create_sync(settings.effective_database_url)
+    try:
+        revision = db.current_revision(engine)
+    except Exception as exc:  # report any database problem as a finding, not a crash
+        print(f"Database: cannot connect ({exc})")
+        return 1
+    finally:
+        engine.dispose()
+    head = db.head_revision()
+    state = "up to date" if revision == head else f"needs `diemcau db upgrade` (head is {head})"
+    print(f"Database: revision {revision or 'none'}, {state}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diemcau", description="Điểm cầu reception server")
+    parser.add_argument("--config", type=Path, help="TOML settings file (or DIEMCAU_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="upgrade the database and run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="load demo data on the first run")
+    serve.set_defaults(func=cmd_serve)
+
+    database = sub.add_parser("db", help="database tasks")
+    db_sub = database.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations up to the newest")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    user = sub.add_parser("user", help="accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--full-name", required=True)
+    add.add_argument("--position")
+    add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="repeat for several roles",
+    )
+    add.add_argument(
+        "--generate-password",
+        action="store_true",
+        help="print a one-time password instead of asking for one",
+    )
+    add.set_defaults(func=cmd_user_add)
+
+    demo_cmd = sub.add_parser("demo", help="add sample cases, meetings and users")
+    demo_cmd.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser("check", help="validate the configuration and print it")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print(f"diemcau: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

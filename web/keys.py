@@ -1,0 +1,28 @@
+"""Typed application state (``web.AppKey``): everything the app factory wires together."""
+
+from __future__ import annotations
+
+from gettext import NullTranslations
+
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from sessions.clock import Clock
+from sessions.identity import IdentityVault
+from sessions.models import User, WebSession
+from sessions.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+TRANSLATIONS = web.AppKey("translations", dict[str, NullTranslations])
+VAULT = web.AppKey("vault", IdentityVault)
+
+# Per-request state set by the auth middleware.
+REQUEST_DB = web.RequestKey("db", AsyncSession)
+REQUEST_USER = web.RequestKey("user", User)
+REQUEST_WEB_SESSION = web.RequestKey("web_session", WebSession)
+REQUEST_CSRF = web.RequestKey("csrf_token", str)

@@ -1,0 +1,139 @@
+"""Jinja2 rendering with the request's locale, user, CSRF token and flash message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from enum import StrEnum
+from gettext import NullTranslations
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from sessions.errors import N_
+from web import i18n, labels
+from web.keys import REQUEST_CSRF, REQUEST_USER, SETTINGS, TEMPLATES, TRANSLATIONS
+
+FLASH_COOKIE = "diemcau_flash"
+# Flash messages travel as a key in a cookie, never as text a client could choose.
+FLASH_MESSAGES = {
+    "case_created": N_("The case was registered."),
+    "party_added": N_("The person was added to the case."),
+    "meeting_cancelled": N_("The meeting was cancelled."),
+    "password_changed": N_("Your password was changed."),
+    "signed_out": N_("You have signed out."),
+}
+
+
+@jinja2.pass_context
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    translations: NullTranslations = context["translations"]
+    return translations.gettext(message)
+
+
+@jinja2.pass_context
+def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    translations: NullTranslations = context["translations"]
+    return translations.ngettext(singular, plural, n)
+
+
+def create_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext, ngettext=_ngettext, newstyle=True
+    )
+    return env
+
+
+def locale_of(request: web.Request) -> str:
+    return i18n.choose_locale(
+        request.cookies.get(i18n.LOCALE_COOKIE), request.app[SETTINGS].default_locale
+    )
+
+
+def translations_of(request: web.Request) -> NullTranslations:
+    return request.app[TRANSLATIONS][locale_of(request)]
+
+
+def translate(
+    request: web.Request, message: str, params: Mapping[str, object] | None = None
+) -> str:
+    text = translations_of(request).gettext(message)
+    return text % dict(params) if params else text
+
+
+def render(
+    request: web.Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> web.Response:
+    settings = request.app[SETTINGS]
+    locale = locale_of(request)
+    zone = settings.zone
+    translations = request.app[TRANSLATIONS][locale]
+    flash_key = request.cookies.get(FLASH_COOKIE, "")
+
+    def label(value: StrEnum | None) -> str:
+        return "" if value is None else translations.gettext(labels.label(value))
+
+    def flag_label(name: str) -> str:
+        return translations.gettext(labels.FLAG_LABELS[name])
+
+    def when(value: datetime | None) -> str:
+        return i18n.show_datetime(value, locale, zone)
+
+    def at_time(value: datetime | None) -> str:
+        return i18n.show_time(value, locale, zone)
+
+    def day(value: date | None) -> str:
+        return i18n.show_date(value, locale)
+
+    def error_text(message: str | None) -> str:
+        return "" if not message else translations.gettext(message)
+
+    full: dict[str, Any] = {
+        "request": request,
+        "translations": translations,
+        "locale": locale,
+        "user": request.get(REQUEST_USER),
+        "csrf_token": request.get(REQUEST_CSRF, ""),
+        "flash": translations.gettext(FLASH_MESSAGES[flash_key])
+        if flash_key in FLASH_MESSAGES
+        else "",
+        "label": label,
+        "flag_label": flag_label,
+        "when": when,
+        "at_time": at_time,
+        "day": day,
+        "error_text": error_text,
+        "errors": {},
+        "values": {},
+    }
+    full.update(context or {})
+    html = request.app[TEMPLATES].get_template(template).render(full)
+    response = web.Response(text=html, content_type="text/html", status=status)
+    if flash_key:
+        response.del_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect_with_flash(location: str, flash: str) -> web.HTTPSeeOther:
+    assert flash in FLASH_MESSAGES
+    exc = web.HTTPSeeOther(location)
+    exc.set_cookie(FLASH_COOKIE, flash, path="/", httponly=True, samesite="Lax", max_age=60)
+    return exc
+
+
+def safe(text: str) -> Markup:
+    return Markup(text)

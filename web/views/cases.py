@@ -1,0 +1,193 @@
+"""The case register: list, intake form, detail, parties."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from sessions import cases
+from sessions.enums import (
+    CaseStatus,
+    CaseType,
+    CompetentLevel,
+    ComplaintInstance,
+    PartyRole,
+    Role,
+    SiteKind,
+)
+from sessions.errors import InvalidInput
+from sessions.models import Site
+from web.auth import current_user, db_of, login_required, require_roles
+from web.forms import form_flags, form_text, form_values
+from web.keys import CLOCK, SETTINGS, VAULT
+from web.paging import Page, enum_param, int_param
+from web.templating import redirect_with_flash, render
+
+routes = web.RouteTableDef()
+PAGE_SIZE = 25
+INTAKE_ROLES = (Role.OFFICER, Role.SECRETARY, Role.CHAIR)
+
+
+@routes.get("/cases", name="cases")
+@login_required
+async def case_list(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    flt = cases.CaseFilter(
+        text=q.get("q", "")[:100],
+        status=enum_param(CaseStatus, q.get("status")),
+        case_type=enum_param(CaseType, q.get("type")),
+        flag=q.get("flag") if q.get("flag") in cases.FLAG_NAMES else None,
+    )
+    page_number = int_param(q.get("page"), default=1, minimum=1)
+    rows, total = await cases.list_cases(
+        db_of(request), flt, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "cases/list.html",
+        {
+            "cases": rows,
+            "filter": flt,
+            "page": Page(page_number, PAGE_SIZE, total),
+            "statuses": list(CaseStatus),
+            "types": list(CaseType),
+            "flag_names": cases.FLAG_NAMES,
+        },
+    )
+
+
+async def _communes(request: web.Request) -> list[Site]:
+    return list(
+        await db_of(request).scalars(
+            select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD])).order_by(Site.name)
+        )
+    )
+
+
+async def _intake_form(
+    request: web.Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    flags: frozenset[str],
+    status: int,
+) -> web.StreamResponse:
+    return render(
+        request,
+        "cases/new.html",
+        {
+            "values": values,
+            "errors": errors,
+            "chosen_flags": flags,
+            "types": list(CaseType),
+            "instances": list(ComplaintInstance),
+            "levels": list(CompetentLevel),
+            "communes": await _communes(request),
+            "flag_names": cases.FLAG_NAMES,
+        },
+        status=status,
+    )
+
+
+@routes.get("/cases/new", name="case_new")
+@require_roles(*INTAKE_ROLES)
+async def case_new(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    today = request.app[CLOCK].now().astimezone(settings.zone).date()
+    return await _intake_form(request, {"received_on": today.isoformat()}, {}, frozenset(), 200)
+
+
+@routes.post("/cases/new")
+@require_roles(*INTAKE_ROLES)
+async def case_create(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK].now()
+    flags = form_flags(form, "flags")
+    draft = cases.CaseDraft(
+        title=form_text(form, "title"),
+        summary=form_text(form, "summary"),
+        case_type=form_text(form, "case_type"),
+        complaint_instance=form_text(form, "complaint_instance"),
+        received_on=form_text(form, "received_on"),
+        competent_level=form_text(form, "competent_level"),
+        origin_site_id=form_text(form, "origin_site_id"),
+        crowd_size=form_text(form, "crowd_size"),
+        flags=flags,
+    )
+    try:
+        case = await cases.create_case(
+            db_of(request),
+            draft,
+            at=now,
+            today=now.astimezone(settings.zone).date(),
+            actor_id=current_user(request).id,
+            crowd_threshold=settings.crowd_threshold,
+        )
+    except InvalidInput as exc:
+        return await _intake_form(request, form_values(form), exc.field_errors, flags, 400)
+    raise redirect_with_flash(f"/cases/{case.id}", "case_created")
+
+
+async def _detail(
+    request: web.Request,
+    case_id: int,
+    *,
+    party_values: dict[str, str] | None = None,
+    party_errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    case = await cases.get_case(db_of(request), case_id)
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            "case": case,
+            "party_roles": list(PartyRole),
+            "values": party_values or {},
+            "errors": party_errors or {},
+            "can_edit": current_user(request).has_any(*INTAKE_ROLES),
+        },
+        status=status,
+    )
+
+
+@routes.get("/cases/{case_id:\\d+}", name="case")
+@login_required
+async def case_detail(request: web.Request) -> web.StreamResponse:
+    return await _detail(request, int(request.match_info["case_id"]))
+
+
+@routes.post("/cases/{case_id:\\d+}/parties")
+@require_roles(*INTAKE_ROLES)
+async def party_add(request: web.Request) -> web.StreamResponse:
+    case_id = int(request.match_info["case_id"])
+    db = db_of(request)
+    case = await cases.get_case(db, case_id)
+    form = await request.post()
+    draft = cases.PartyDraft(
+        role=form_text(form, "role"),
+        full_name=form_text(form, "full_name"),
+        address=form_text(form, "address"),
+        id_number=form_text(form, "id_number"),
+        phone=form_text(form, "phone"),
+        represents_id=form_text(form, "represents_id"),
+        appointment_document=form_text(form, "appointment_document"),
+    )
+    try:
+        await cases.add_party(
+            db,
+            case,
+            draft,
+            vault=request.app[VAULT],
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        return await _detail(
+            request,
+            case_id,
+            party_values=form_values(form),
+            party_errors=exc.field_errors,
+            status=400,
+        )
+    raise redirect_with_flash(f"/cases/{case_id}#parties", "party_added")

@@ -1,0 +1,66 @@
+"""The dashboard, the endpoint list and the health check."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import func, select, text
+
+from sessions import cases, meetings
+from sessions.enums import SiteKind
+from sessions.models import Site
+from web.auth import db_of, login_required
+from web.keys import CLOCK, SETTINGS
+from web.templating import render
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/", name="dashboard")
+@login_required
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    db = db_of(request)
+    settings = request.app[SETTINGS]
+    today = request.app[CLOCK].now().astimezone(settings.zone).date()
+    start, end = meetings.local_day_bounds(today, settings.zone)
+    todays, _ = await meetings.list_meetings(db, meetings.MeetingFilter(start=start, end=end))
+    recent, case_total = await cases.list_cases(db, cases.CaseFilter(), limit=8)
+    offices = list(
+        await db.scalars(
+            select(Site)
+            .where(Site.kind.in_([SiteKind.PROVINCIAL_OFFICE, SiteKind.CENTRAL_OFFICE]))
+            .order_by(Site.id)
+        )
+    )
+    commune_count = await db.scalar(
+        select(func.count())
+        .select_from(Site)
+        .where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD]))
+    )
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "today": today,
+            "meetings": todays,
+            "recent_cases": recent,
+            "case_total": case_total,
+            "offices": offices,
+            "commune_count": commune_count,
+        },
+    )
+
+
+@routes.get("/sites", name="sites")
+@login_required
+async def site_list(request: web.Request) -> web.StreamResponse:
+    sites = list(await db_of(request).scalars(select(Site).order_by(Site.kind, Site.name)))
+    return render(request, "sites.html", {"sites": sites})
+
+
+@routes.get("/healthz", name="healthz")
+async def healthz(request: web.Request) -> web.StreamResponse:
+    try:
+        await db_of(request).execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means "not healthy"
+        return web.json_response({"status": "error", "database": str(exc)[:200]}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})

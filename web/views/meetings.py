@@ -1,0 +1,102 @@
+"""Meetings: list and detail; cancelling through the lifecycle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from sessions import meetings
+from sessions.enums import MeetingStatus, Role
+from sessions.errors import N_
+from web.auth import current_user, db_of, login_required, require_roles
+from web.forms import form_text
+from web.keys import CLOCK, SETTINGS
+from web.paging import Page, enum_param, int_param
+from web.templating import redirect_with_flash, render
+
+routes = web.RouteTableDef()
+PAGE_SIZE = 30
+RANGES = ("upcoming", "today", "past", "all")
+
+
+@routes.get("/meetings", name="meetings")
+@login_required
+async def meeting_list(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK].now()
+    chosen = q.get("range") if q.get("range") in RANGES else "upcoming"
+    flt = meetings.MeetingFilter(status=enum_param(MeetingStatus, q.get("status")))
+    if chosen == "upcoming":
+        flt = meetings.MeetingFilter(status=flt.status, start=now)
+    elif chosen == "today":
+        start, end = meetings.local_day_bounds(now.astimezone(settings.zone).date(), settings.zone)
+        flt = meetings.MeetingFilter(status=flt.status, start=start, end=end)
+    elif chosen == "past":
+        flt = meetings.MeetingFilter(status=flt.status, end=now - timedelta(seconds=1))
+    page_number = int_param(q.get("page"), default=1, minimum=1)
+    rows, total = await meetings.list_meetings(
+        db_of(request),
+        flt,
+        limit=PAGE_SIZE,
+        offset=(page_number - 1) * PAGE_SIZE,
+        newest_first=chosen in ("past", "all"),
+    )
+    return render(
+        request,
+        "meetings/list.html",
+        {
+            "meetings": rows,
+            "range": chosen,
+            "ranges": RANGES,
+            "status": flt.status,
+            "statuses": list(MeetingStatus),
+            "page": Page(page_number, PAGE_SIZE, total),
+        },
+    )
+
+
+async def _detail(
+    request: web.Request, meeting_id: int, *, cancel_error: str = "", status: int = 200
+) -> web.StreamResponse:
+    db = db_of(request)
+    meeting = await meetings.get_meeting(db, meeting_id)
+    attendance = await meetings.attendance_of(db, meeting_id)
+    user = current_user(request)
+    return render(
+        request,
+        "meetings/detail.html",
+        {
+            "meeting": meeting,
+            "attendance": attendance,
+            "can_cancel": user.has_any(Role.OFFICER, Role.CHAIR)
+            and meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.OPEN),
+            "cancel_error": cancel_error,
+        },
+        status=status,
+    )
+
+
+@routes.get("/meetings/{meeting_id:\\d+}", name="meeting")
+@login_required
+async def meeting_detail(request: web.Request) -> web.StreamResponse:
+    return await _detail(request, int(request.match_info["meeting_id"]))
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/cancel")
+@require_roles(Role.OFFICER, Role.CHAIR)
+async def meeting_cancel(request: web.Request) -> web.StreamResponse:
+    meeting_id = int(request.match_info["meeting_id"])
+    db = db_of(request)
+    meeting = await meetings.get_meeting(db, meeting_id)
+    form = await request.post()
+    reason = form_text(form, "reason")
+    if not reason:
+        return await _detail(
+            request, meeting_id, cancel_error=N_("Give the reason for cancelling."), status=400
+        )
+    await meetings.cancel_meeting(
+        db, meeting, reason, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+    )
+    raise redirect_with_flash(f"/meetings/{meeting_id}", "meeting_cancelled")
