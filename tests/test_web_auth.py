@@ -39,14 +39,20 @@ async def test_sign_in_and_out(client: Client, db: AsyncSession) -> None:
     assert again.headers["Location"].startswith("/login")
 
 
-async def test_wrong_password_and_unknown_user_say_the_same(client: Client, db: AsyncSession) -> None:
+async def test_wrong_password_and_unknown_user_say_the_same(
+    client: Client, db: AsyncSession
+) -> None:
     await make_user(db, "canbo", Role.OFFICER)
     texts = []
     for username, password in (("canbo", "sai-mat-khau-123"), ("khongco", PASSWORD)):
         page = await client.get("/login")
         response = await client.post(
             "/login",
-            data={"username": username, "password": password, "csrf_token": csrf_from(await page.text())},
+            data={
+                "username": username,
+                "password": password,
+                "csrf_token": csrf_from(await page.text()),
+            },
         )
         assert response.status == 401
         body = await response.text()

@@ -167,7 +167,7 @@ def db_of(request: web.Request) -> AsyncSession:
 
 
 def current_user(request: web.Request) -> User:
-    user = request.get(REQUEST_USER)
+    user: User | None = request.get(REQUEST_USER)
     if user is None:
         raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
     return user

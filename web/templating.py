@@ -67,8 +67,16 @@ def translations_of(request: web.Request) -> NullTranslations:
 def translate(
     request: web.Request, message: str, params: Mapping[str, object] | None = None
 ) -> str:
-    text = translations_of(request).gettext(message)
-    return text % dict(params) if params else text
+    """Translate a message; enum parameters are shown by their translated labels."""
+    translations = translations_of(request)
+    text = translations.gettext(message)
+    if not params:
+        return text
+    shown = {
+        key: translations.gettext(labels.label(value)) if isinstance(value, StrEnum) else value
+        for key, value in params.items()
+    }
+    return text % shown
 
 
 def render(

@@ -1,0 +1,147 @@
+"""The `diemcau` command: check, db upgrade, user add, demo, and serve as `make run` starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from web.cli import main
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("DIEMCAU_DATA_DIR", str(data))
+    monkeypatch.setenv("DIEMCAU_DATABASE_URL", database_url)
+    monkeypatch.delenv("DIEMCAU_CONFIG", raising=False)
+    return data
+
+
+def test_check_prints_settings(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "Configuration is valid" in out
+    assert f"data_dir = {env}" in out
+    assert "session_key = present" in out
+    assert "Database: revision" in out
+
+
+def test_check_refuses_a_corrupt_file(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "diemcau.toml"
+    config.write_text("port = [\n", encoding="utf-8")
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err
+    assert f"configuration file {config}: not valid TOML" in err
+
+
+def test_user_add_and_demo(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "is at revision" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "user",
+                "add",
+                "lanhdao2",
+                "--full-name",
+                "Lương Văn Bình",
+                "--role",
+                "chair",
+                "--generate-password",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "User lanhdao2 created with role(s) chair." in out
+    assert "One-time password (shown only now):" in out
+    assert (
+        main(
+            [
+                "user",
+                "add",
+                "lanhdao2",
+                "--full-name",
+                "X",
+                "--role",
+                "chair",
+                "--generate-password",
+            ]
+        )
+        == 2
+    )
+    assert "already taken" in capsys.readouterr().err
+    assert (
+        main(["user", "add", "A", "--full-name", "X", "--role", "chair", "--generate-password"])
+        == 2
+    )
+    assert "username" in capsys.readouterr().err
+    assert main(["demo"]) == 0
+    assert "Demo password (all of them, shown once):" in capsys.readouterr().out
+    assert main(["demo"]) == 0
+    assert "already loaded" in capsys.readouterr().out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_first_start(tmp_path: Path) -> None:
+    """What `make run` does on a fresh machine: migrate, seed, print the URL and the password."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DIEMCAU_DATA_DIR": str(tmp_path / "data"),
+        "DIEMCAU_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DIEMCAU_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Open http"):
+                break
+        output = "".join(lines)
+        assert f"Open http://127.0.0.1:{port}/ in a browser and sign in." in output, output
+        assert "67 endpoints added" in output
+        assert "username: admin" in output
+        assert "Demo password" in output
+        health = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    health = json.load(r)
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert health == {"status": "ok", "database": "ok"}
+        assert (tmp_path / "data" / "diemcau.sqlite3").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

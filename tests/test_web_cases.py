@@ -1,0 +1,195 @@
+"""The case register through the browser's eyes: intake, refusals, parties, protection."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import sites
+from sessions.enums import CaseStatus, Role
+from sessions.identity import IdentityVault
+from sessions.models import AuditEvent, Case, CaseParty, Site
+from sessions.settings import Settings
+from tests.conftest import START, Client, csrf_of, login, make_user
+
+
+async def signed_in_officer(client: Client, db: AsyncSession) -> None:
+    await sites.seed_sites(db, START)
+    await make_user(db, "canbo", Role.OFFICER)
+    await login(client, "canbo")
+
+
+async def commune_id(db: AsyncSession, code: str = "05977") -> int:
+    site = await db.scalar(select(Site).where(Site.code == code))
+    assert site is not None
+    return site.id
+
+
+async def test_register_a_case(client: Client, db: AsyncSession) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    response = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "Khiếu nại về bồi thường khi thu hồi đất",
+            "summary": "Nhóm hộ dân khiếu nại đơn giá bồi thường.",
+            "case_type": "KN",
+            "complaint_instance": "first",
+            "received_on": "2026-03-09",
+            "competent_level": "province",
+            "origin_site_id": str(await commune_id(db)),
+            "crowd_size": "8",
+            "flags": ["complex", "remote"],
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    location = response.headers["Location"]
+    page = await client.get(location)
+    html = await page.text()
+    assert "Đã ghi nhận vụ việc." in html
+    assert "VV-2026-0001" in html
+    assert "UBND Phường Đông Kinh" in html
+    # 8 people reaches the crowd threshold (5): the crowd flag is set by the head-count.
+    for flag in ("Đông người", "Phức tạp", "Vùng sâu, vùng xa"):
+        assert flag in html
+    case = await db.scalar(select(Case))
+    assert case is not None
+    assert case.is_crowd
+    assert case.status is CaseStatus.RECEIVED
+    assert await db.scalar(select(AuditEvent.action).where(AuditEvent.object_type == "case")) == (
+        "case.create"
+    )
+    listing = await client.get("/cases?type=KN&flag=crowd")
+    assert "VV-2026-0001" in await listing.text()
+    none = await client.get("/cases?type=TC")
+    assert "VV-2026-0001" not in await none.text()
+
+
+async def test_invalid_intake_keeps_what_was_typed(client: Client, db: AsyncSession) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    response = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "Kiến nghị về môi trường <b>khẩn</b>",
+            "summary": "Nội dung đã nhập",
+            "case_type": "KNGH",
+            "complaint_instance": "first",
+            "received_on": "2026-12-31",
+            "competent_level": "huyện",
+            "crowd_size": "-3",
+            "origin_site_id": "99999",
+        },
+    )
+    assert response.status == 400
+    html = await response.text()
+    assert "Vui lòng sửa các mục được đánh dấu." in html
+    assert "Chỉ khiếu nại mới có lần giải quyết." in html
+    assert "Ngày tiếp nhận không thể ở tương lai." in html
+    assert "Chọn cấp có thẩm quyền." in html
+    assert "Số người phải là số nguyên từ 1 trở lên." in html
+    assert "Chọn một xã hoặc phường trong danh sách." in html
+    # What the officer typed is still there (escaped), and nothing was stored.
+    assert 'value="Kiến nghị về môi trường &lt;b&gt;khẩn&lt;/b&gt;"' in html
+    assert "Nội dung đã nhập</textarea>" in html
+    assert await db.scalar(select(func.count()).select_from(Case)) == 0
+
+
+async def test_unknown_case_is_a_404_page(client: Client, db: AsyncSession) -> None:
+    await signed_in_officer(client, db)
+    response = await client.get("/cases/424242")
+    assert response.status == 404
+    assert "Không có vụ việc số 424242." in await response.text()
+    unknown_route = await client.get("/khong-co-trang-nay")
+    assert unknown_route.status == 404
+    assert "Trang này không tồn tại." in await unknown_route.text()
+
+
+async def test_denouncer_identity_is_sealed_and_never_shown(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    created = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "Tố cáo sai phạm trong cấp giấy chứng nhận",
+            "case_type": "TC",
+            "received_on": "2026-03-01",
+            "competent_level": "province",
+        },
+        allow_redirects=False,
+    )
+    location = created.headers["Location"]
+    added = await client.post(
+        f"{location}/parties",
+        data={
+            "csrf_token": token,
+            "role": "denouncer",
+            "full_name": "Nguyễn Thị Tuyết",
+            "address": "Thôn Khòn Pổ",
+            "id_number": "020190001234",
+        },
+        allow_redirects=False,
+    )
+    assert added.status == 303
+    html = await (await client.get(location)).text()
+    assert "Người tố cáo" in html
+    assert "Thông tin được giữ bí mật theo quy định" in html
+    for secret in ("Nguyễn Thị Tuyết", "Khòn Pổ", "020190001234"):
+        assert secret not in html
+    party = await db.scalar(select(CaseParty))
+    assert party is not None
+    assert party.full_name is None
+    assert party.address is None
+    assert party.protected_identity is not None
+    assert b"Tuy" not in party.protected_identity
+    opened = IdentityVault(settings.identity_key).open(party.protected_identity)
+    assert opened.full_name == "Nguyễn Thị Tuyết"
+
+
+async def test_representative_needs_appointment(client: Client, db: AsyncSession) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    created = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "Khiếu nại đông người về đất rừng",
+            "case_type": "KN",
+            "complaint_instance": "first",
+            "received_on": "2026-03-01",
+            "competent_level": "province",
+        },
+        allow_redirects=False,
+    )
+    location = created.headers["Location"]
+    refused = await client.post(
+        f"{location}/parties",
+        data={"csrf_token": token, "role": "representative", "full_name": "Hoàng Văn Sáng"},
+    )
+    assert refused.status == 400
+    html = await refused.text()
+    assert "Người đại diện phải có văn bản cử người đại diện" in html
+    assert 'value="Hoàng Văn Sáng"' in html
+    assert await db.scalar(select(func.count()).select_from(CaseParty)) == 0
+
+
+async def test_english_switch(client: Client, db: AsyncSession) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases")
+    switched = await client.post(
+        "/language",
+        data={"csrf_token": token, "locale": "en", "next": "/cases"},
+        allow_redirects=False,
+    )
+    assert switched.headers["Location"] == "/cases"
+    html = await (await client.get("/cases")).text()
+    assert "Register a case" in html
+    assert '<html lang="en">' in html
+    back = await client.post("/language", data={"csrf_token": token, "locale": "vi", "next": "/"})
+    assert "Ghi nhận vụ việc" in await back.text()
