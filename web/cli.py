@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,13 +64,20 @@ async def _demo(settings: Settings) -> demo.DemoResult:
         await engine.dispose()
 
 
-def _print_demo(result: demo.DemoResult) -> None:
-    if not result.created:
-        print("Demo data is already loaded (users: " + ", ".join(result.usernames) + ").")
-        return
-    print("Demo data loaded: sample cases, meetings and one user per role.")
+def _print_demo(result: demo.DemoResult, settings: Settings) -> None:
+    """Say how to sign in as the demo users. Their shared password is kept in a 0600 file under
+    the data directory so a demonstration can be resumed; production never loads demo data."""
+    password_file = settings.data_dir / "demo-password.txt"
+    if result.created and result.password:
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(result.password + "\n")
+        print("Demo data loaded: sample cases, meetings and one user per role.")
+    else:
+        print("Demo data is already loaded.")
     print(f"  Demo users: {', '.join(result.usernames)}")
-    print(f"  Demo password (all of them, shown once): {result.password}")
+    if password_file.exists():
+        print(f"  Demo password (all of them): {password_file.read_text(encoding='utf-8').strip()}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -79,16 +87,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     revision = upgrade_database(settings)
     started = asyncio.run(_first_start(settings))
-    if args.demo:
-        _print_demo(asyncio.run(_demo(settings)))
-    url = settings.effective_public_url
     print(f"Điểm cầu: database at revision {revision}; {started.sites_added} endpoints added.")
     if started.admin_password:
         print("A first administrator was created. Its one-time password is shown only now:")
         print(f"  username: {started.admin_username}")
         print(f"  password: {started.admin_password}")
         print("  (you will be asked to choose a new password at the first sign-in)")
-    print(f"Open {url}/ in a browser and sign in.")
+    if args.demo:
+        _print_demo(asyncio.run(_demo(settings)), settings)
+    print(f"Open {settings.effective_public_url}/ in a browser and sign in.")
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
         import ssl
@@ -163,7 +170,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     upgrade_database(settings)
     asyncio.run(_first_start(settings))
-    _print_demo(asyncio.run(_demo(settings)))
+    _print_demo(asyncio.run(_demo(settings)), settings)
     return 0
 
 
