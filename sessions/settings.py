@@ -9,6 +9,8 @@ loaded into the same dataclass. ``docs/operations.md`` documents every field.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import json
 import os
 import secrets
 import tomllib
@@ -53,6 +55,21 @@ def _default_periods() -> tuple[ElectionPeriod, ...]:
 
 
 @dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server handed to browsers and used by the server's own peers."""
+
+    urls: tuple[str, ...]
+    username: str = ""
+    credential: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.urls or not all(u.startswith(("stun:", "turn:", "turns:")) for u in self.urls):
+            raise ConfigError(
+                f"ice server urls must start with stun:, turn: or turns: ({self.urls})"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file under data_dir
@@ -67,6 +84,12 @@ class Settings:
     crowd_threshold: int = 5
     election_periods: tuple[ElectionPeriod, ...] = field(default_factory=_default_periods)
     log_level: str = "INFO"
+    # Media plane. No public server is ever contacted unless listed here.
+    ice_servers: tuple[IceServer, ...] = ()
+    ice_host_addresses: tuple[str, ...] = ()  # empty: every non-loopback interface
+    ice_allowed_remote: tuple[str, ...] = ()  # networks remote candidates must be in; empty: any
+    reconnect_grace_seconds: int = 30
+    max_message_bytes: int = 262144
     # Loaded from <data_dir>/secrets, never from the config file or the environment.
     session_key: bytes = field(default=b"", repr=False)
     identity_key: bytes = field(default=b"", repr=False)
@@ -87,6 +110,20 @@ class Settings:
             raise ConfigError("session_hours must be at least 1")
         if self.crowd_threshold < 2:
             raise ConfigError("crowd_threshold must be at least 2")
+        if self.reconnect_grace_seconds < 1:
+            raise ConfigError("reconnect_grace_seconds must be at least 1")
+        if not 4096 <= self.max_message_bytes <= 16 * 1024 * 1024:
+            raise ConfigError("max_message_bytes must be between 4096 and 16777216")
+        for network in self.ice_allowed_remote:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"ice_allowed_remote: {network!r} is not a network") from exc
+        for address in self.ice_host_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError as exc:
+                raise ConfigError(f"ice_host_addresses: {address!r} is not an IP address") from exc
         if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError("database_url must start with sqlite:// or postgresql://")
 
@@ -120,6 +157,10 @@ class Settings:
                 out[f.name] = "present" if value else "missing"
             elif f.name == "election_periods":
                 out[f.name] = ", ".join(f"{p.name} {p.start}..{p.end}" for p in value)
+            elif f.name == "ice_servers":
+                out[f.name] = ", ".join(" ".join(s.urls) for s in value) or "(none)"
+            elif isinstance(value, tuple):
+                out[f.name] = ", ".join(str(v) for v in value)
             else:
                 out[f.name] = "" if value is None else str(value)
         out["effective_database_url"] = _hide_password(self.effective_database_url)
@@ -157,6 +198,14 @@ def _convert(name: str, raw: object, source: str) -> object:
     try:
         if name == "election_periods":
             return _periods(raw)
+        if name == "ice_servers":
+            return _ice_servers(raw)
+        if hint == tuple[str, ...]:
+            if isinstance(raw, str):
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+                return tuple(raw)
+            raise ValueError(f"expected a list of text values, got {raw!r}")
         if hint is bool:
             if isinstance(raw, bool):
                 return raw
@@ -206,6 +255,31 @@ def _periods(raw: object) -> tuple[ElectionPeriod, ...]:
             )
         )
     return tuple(periods)
+
+
+def _ice_servers(raw: object) -> tuple[IceServer, ...]:
+    if isinstance(raw, str):
+        # Environment form: JSON, e.g. [{"urls": ["turn:turn.lan:3478"], "username": "u", ...}]
+        raw = json.loads(raw) if raw.strip() else []
+    if not isinstance(raw, list):
+        raise ValueError("expected a list of {urls, username, credential} tables")
+    servers = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise ValueError("each ICE server needs urls")
+        urls = item.get("urls")
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list):
+            raise ValueError("urls must be text or a list of text")
+        servers.append(
+            IceServer(
+                urls=tuple(str(u) for u in urls),
+                username=str(item.get("username", "")),
+                credential=str(item.get("credential", "")),
+            )
+        )
+    return tuple(servers)
 
 
 def read_config_file(path: Path) -> dict[str, object]:

@@ -11,11 +11,12 @@ from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.identity import IdentityVault
 from sessions.settings import Settings
+from signaling.hub import Hub, media_network
 from web import i18n, templating
 from web.auth import Handler, auth_middleware
 from web.errors import error_middleware
-from web.keys import CLOCK, DB, ENGINE, SETTINGS, TEMPLATES, TRANSLATIONS, VAULT
-from web.views import account, cases, dashboard, meetings
+from web.keys import CLOCK, DB, ENGINE, HUB, SETTINGS, TEMPLATES, TRANSLATIONS, VAULT
+from web.views import account, cases, dashboard, live, meetings
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -55,6 +56,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _hub(app: web.Application) -> AsyncIterator[None]:
+    with media_network(app[SETTINGS]):
+        hub = Hub(app[DB], app[CLOCK], app[SETTINGS])
+        app[HUB] = hub
+        yield
+        await hub.close()
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, error_middleware, auth_middleware],
@@ -66,7 +75,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[TRANSLATIONS] = i18n.load_translations()
     app[VAULT] = IdentityVault(settings.identity_key)
     app.cleanup_ctx.append(_database)
-    for module in (account, dashboard, cases, meetings):
+    app.cleanup_ctx.append(_hub)
+    for module in (account, dashboard, cases, meetings, live):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
     return app

@@ -12,6 +12,7 @@ from sessions.clock import Clock
 from sessions.identity import IdentityVault
 from sessions.models import User, WebSession
 from sessions.settings import Settings
+from signaling.hub import Hub
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -26,3 +27,4 @@ REQUEST_DB = web.RequestKey("db", AsyncSession)
 REQUEST_USER = web.RequestKey("user", User)
 REQUEST_WEB_SESSION = web.RequestKey("web_session", WebSession)
 REQUEST_CSRF = web.RequestKey("csrf_token", str)
+HUB = web.AppKey("hub", Hub)

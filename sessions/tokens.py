@@ -1,0 +1,106 @@
+"""Signed, expiring join tokens: who may join which meeting, as whom, until when.
+
+A token is ``base64url(json claims) "." base64url(HMAC-SHA256)``; the key is the server's
+``session.key``. Tokens never carry a denouncer's identity: the display name of an outside
+person is what the officer chose to show in the meeting.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class RoomRole(StrEnum):
+    CHAIR = "chair"
+    OFFICER = "officer"
+    SECRETARY = "secretary"
+    SITE = "site"  # an endpoint's kiosk
+    PARTICIPANT = "participant"  # citizen, representative, lawyer, agency, …
+    RECORDER = "recorder"
+
+    @property
+    def skips_waiting_room(self) -> bool:
+        return self in (RoomRole.CHAIR, RoomRole.OFFICER)
+
+    @property
+    def may_admit(self) -> bool:
+        return self in (RoomRole.CHAIR, RoomRole.OFFICER)
+
+    @property
+    def is_staff(self) -> bool:
+        return self in (RoomRole.CHAIR, RoomRole.OFFICER, RoomRole.SECRETARY)
+
+
+class TokenError(Exception):
+    """The token cannot be used; ``reason`` is a stable id (malformed, signature, expired)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class JoinClaims:
+    meeting_id: int
+    subject: str  # "user:12", "site:7", "invitee:3": one place in the meeting per subject
+    name: str
+    role: RoomRole
+    expires: int  # Unix seconds
+    site_id: int | None = None
+    role_label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.subject or ":" not in self.subject:
+            raise TokenError("malformed")
+        if not self.name.strip():
+            raise TokenError("malformed")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, b"join-token\x00" + body, hashlib.sha256).digest()
+
+
+def sign(claims: JoinClaims, key: bytes) -> str:
+    body = json.dumps(asdict(claims), separators=(",", ":"), ensure_ascii=False).encode()
+    return f"{_b64(body)}.{_b64(_mac(key, body))}"
+
+
+def verify(token: str, key: bytes, now: datetime) -> JoinClaims:
+    try:
+        body_text, mac_text = token.split(".")
+        body = _unb64(body_text)
+        mac = _unb64(mac_text)
+    except ValueError as exc:
+        raise TokenError("malformed") from exc
+    if not hmac.compare_digest(mac, _mac(key, body)):
+        raise TokenError("signature")
+    try:
+        data = json.loads(body)
+        claims = JoinClaims(
+            meeting_id=int(data["meeting_id"]),
+            subject=str(data["subject"]),
+            name=str(data["name"]),
+            role=RoomRole(data["role"]),
+            expires=int(data["expires"]),
+            site_id=None if data.get("site_id") is None else int(data["site_id"]),
+            role_label=str(data.get("role_label", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TokenError("malformed") from exc
+    if claims.expires <= now.timestamp():
+        raise TokenError("expired")
+    return claims

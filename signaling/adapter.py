@@ -1,0 +1,365 @@
+"""Every reliance on aiortc and aioice internals, in one place (aiortc 1.16, aioice 0.13).
+
+aiortc has no public hook for forwarding: its receiver depayloads, reorders and decodes, and its
+sender encodes. This module takes over both ends at the RTP level, on single-underscore names
+only (no name-mangled state), and checks at import that every name it relies on exists, so an
+upgrade fails here, loudly, and ``tests/test_adapter.py`` says what changed.
+
+- ``ReceiverTap``: a publisher's receiver hands decrypted RTP packets to the room; no jitter
+  buffer, no decoder thread, no decoder.
+- ``SenderTap``: a subscriber's sender never encodes (its track is parked); the room writes
+  packets with the sender's SSRC through the transport, answers NACKs and keyframe requests,
+  and fills its sender reports.
+- ``restrict_host_addresses``: which local addresses ICE gathers on (aioice skips loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aioice.ice
+import aiortc
+from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    AnyRtcpPacket,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+    unwrap_rtx,
+)
+
+from signaling.rtp import OutboundIdentity
+
+SUPPORTED_AIORTC = "1.16."
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+_REQUIRED: tuple[tuple[object, str], ...] = (
+    (RTCRtpReceiver, "_handle_rtp_packet"),
+    (RTCRtpReceiver, "_handle_rtcp_packet"),
+    (RTCRtpReceiver, "_send_rtcp"),
+    (RTCRtpReceiver, "_send_rtcp_pli"),
+    (RTCRtpReceiver, "_send_rtcp_nack"),
+    (RTCRtpReceiver, "receive"),
+    (RTCRtpSender, "_send_keyframe"),
+    (RTCRtpSender, "_retransmit"),
+    (RTCRtpSender, "_handle_rtcp_packet"),
+    (RTCRtpSender, "_send_rtcp"),
+    (RTCRtpSender, "send"),
+    (RTCDtlsTransport, "_register_rtp_receiver"),
+    (RTCDtlsTransport, "_unregister_rtp_receiver"),
+    (RTCDtlsTransport, "_send_rtp"),
+    (aioice.ice, "get_host_addresses"),
+    (aioice.ice.Connection, "sendto"),
+)
+
+
+def check_internals() -> list[str]:
+    """The internals this module needs that the installed aiortc/aioice lack (empty: all fine)."""
+    missing = [
+        f"{getattr(o, '__name__', o)}.{name}" for o, name in _REQUIRED if not hasattr(o, name)
+    ]
+    if not aiortc.__version__.startswith(SUPPORTED_AIORTC):
+        missing.append(f"aiortc {aiortc.__version__} (adapter written for {SUPPORTED_AIORTC}x)")
+    return missing
+
+
+_MISSING = check_internals()
+if _MISSING:
+    raise ImportError("signaling.adapter cannot hook this aiortc: " + ", ".join(_MISSING))
+
+RtpHandler = Callable[[RtpPacket, int], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class InboundCodec:
+    payload_type: int
+    mime_type: str
+    clock_rate: int
+
+
+class ReceiverTap:
+    """Takes a publisher's ``RTCRtpReceiver`` over: RTP goes to ``on_rtp`` undecoded.
+
+    Must be installed before the remote description is applied, so aiortc's ``receive()``
+    (which would start a decoder thread) is never run.
+    """
+
+    def __init__(
+        self,
+        receiver: RTCRtpReceiver,
+        rtcp_ssrc: int,
+        on_rtp: RtpHandler,
+        on_sender_report: Callable[[RtcpSrPacket], None],
+    ) -> None:
+        self._receiver = receiver
+        self.rtcp_ssrc = rtcp_ssrc
+        self.codecs: dict[int, InboundCodec] = {}
+        self.rtx_payload_types: dict[int, int] = {}  # rtx pt -> original pt
+        self.rtx_ssrcs: dict[int, int] = {}  # rtx ssrc -> original ssrc
+        self.started = asyncio.Event()
+        self._registered_on: RTCDtlsTransport | None = None
+        self._on_sender_report = on_sender_report
+        receiver._handle_rtp_packet = on_rtp  # type: ignore[method-assign,assignment]
+        receiver._handle_rtcp_packet = self._handle_rtcp  # type: ignore[method-assign]
+        receiver.receive = self._receive  # type: ignore[method-assign]
+
+    @classmethod
+    def for_transceiver(
+        cls,
+        transceiver: RTCRtpTransceiver,
+        on_rtp: RtpHandler,
+        on_sender_report: Callable[[RtcpSrPacket], None],
+    ) -> ReceiverTap:
+        # Receiver reports go out under the SSRC of the transceiver's (idle) sender, as aiortc
+        # itself does.
+        return cls(transceiver.receiver, transceiver.sender._ssrc, on_rtp, on_sender_report)
+
+    async def _receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        if self.started.is_set():
+            return
+        for codec in parameters.codecs:
+            if codec.payloadType is None:
+                continue
+            if codec.mimeType.lower().endswith("/rtx"):
+                apt = codec.parameters.get("apt")
+                if isinstance(apt, int):
+                    self.rtx_payload_types[codec.payloadType] = apt
+            else:
+                self.codecs[codec.payloadType] = InboundCodec(
+                    codec.payloadType, codec.mimeType, codec.clockRate
+                )
+        for encoding in parameters.encodings:
+            if encoding.rtx is not None:
+                self.rtx_ssrcs[encoding.rtx.ssrc] = encoding.ssrc
+        transport = self._receiver.transport
+        transport._register_rtp_receiver(self._receiver, parameters)
+        self._registered_on = transport
+        self.started.set()
+
+    async def _handle_rtcp(self, packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            self._on_sender_report(packet)
+
+    def unwrap(self, packet: RtpPacket) -> RtpPacket | None:
+        """The original packet inside an RTX retransmission, or None for padding/probes."""
+        apt = self.rtx_payload_types.get(packet.payload_type)
+        if apt is None:
+            return packet
+        original_ssrc = self.rtx_ssrcs.get(packet.ssrc)
+        if original_ssrc is None or len(packet.payload) <= 2:
+            return None
+        unwrapped: RtpPacket = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+        unwrapped.extensions = packet.extensions
+        return unwrapped
+
+    async def send_pli(self, media_ssrc: int) -> None:
+        await self._receiver._send_rtcp_pli(media_ssrc)
+
+    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
+        await self._receiver._send_rtcp_nack(media_ssrc, lost)
+
+    async def send_reports(
+        self, reports: list[RtcpReceiverInfo], remb_bps: int | None, media_ssrcs: list[int]
+    ) -> None:
+        """Receiver reports and, when given, a REMB cap for the publisher's encoder."""
+        if reports:
+            await self._receiver._send_rtcp(RtcpRrPacket(ssrc=self.rtcp_ssrc, reports=reports))
+        if remb_bps is not None and media_ssrcs:
+            await self._receiver._send_rtcp(
+                RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP,
+                    ssrc=self.rtcp_ssrc,
+                    media_ssrc=0,
+                    fci=pack_remb_fci(remb_bps, media_ssrcs),
+                )
+            )
+
+    def close(self) -> None:
+        if self._registered_on is not None:
+            self._registered_on._unregister_rtp_receiver(self._receiver)
+            self._registered_on = None
+
+
+class ParkedTrack(MediaStreamTrack):
+    """A track that never yields: the sender's encode loop waits on it and costs nothing."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._parked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def recv(self) -> Any:
+        await self._parked
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        if not self._parked.done():
+            self._parked.set_result(None)
+        super().stop()
+
+
+@dataclass(frozen=True)
+class SenderReport:
+    ntp_timestamp: int
+    rtp_timestamp: int
+    packet_count: int
+    octet_count: int
+
+
+class SenderTap:
+    """Takes a subscriber's ``RTCRtpSender`` over: the room writes its packets.
+
+    Install before the answer is applied; ``identity`` is known once aiortc calls ``send()``.
+    """
+
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        kind: str,
+        on_keyframe_request: Callable[[], None],
+        on_nack: Callable[[int], None],
+        on_remb: Callable[[int], None],
+        sender_report: Callable[[], SenderReport | None],
+    ) -> None:
+        self._sender = sender
+        self.kind = kind
+        self.identity: OutboundIdentity | None = None
+        self.codec: RTCRtpCodecParameters | None = None
+        self.ready = asyncio.Event()
+        self._on_remb = on_remb
+        self._sender_report = sender_report
+        self._original_send = sender.send
+        self._original_rtcp = sender._handle_rtcp_packet
+        self._original_send_rtcp = sender._send_rtcp
+        self._parked = ParkedTrack(kind)
+        sender.replaceTrack(self._parked)
+        sender.send = self._send  # type: ignore[method-assign]
+        sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit(on_nack)  # type: ignore[method-assign,assignment]
+        sender._handle_rtcp_packet = self._handle_rtcp  # type: ignore[method-assign]
+        sender._send_rtcp = self._send_rtcp  # type: ignore[method-assign]
+
+    @staticmethod
+    def _retransmit(
+        on_nack: Callable[[int], None],
+    ) -> Callable[[int], Coroutine[Any, Any, None]]:
+        async def retransmit(sequence_number: int) -> None:
+            on_nack(sequence_number)
+
+        return retransmit
+
+    async def _send(self, parameters: Any) -> None:
+        if self.identity is None:
+            codec = parameters.codecs[0]
+            rtx_pt = next(
+                (
+                    c.payloadType
+                    for c in parameters.codecs
+                    if c.mimeType.lower().endswith("/rtx")
+                    and c.parameters.get("apt") == codec.payloadType
+                ),
+                None,
+            )
+            ext_ids = {ext.uri: ext.id for ext in parameters.headerExtensions}
+            self.codec = codec
+            self.identity = OutboundIdentity(
+                ssrc=self._sender._ssrc,
+                payload_type=codec.payloadType,
+                rtx_ssrc=self._sender._rtx_ssrc,
+                rtx_payload_type=rtx_pt,
+                mid=parameters.muxId,
+                mid_ext=ext_ids.get(MID_URI),
+                abs_send_time_ext=ext_ids.get(ABS_SEND_TIME_URI),
+                audio_level_ext=ext_ids.get(AUDIO_LEVEL_URI),
+            )
+            self.ready.set()
+        await self._original_send(parameters)
+
+    async def _handle_rtcp(self, packet: AnyRtcpPacket) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if self._sender._ssrc in ssrcs:
+                self._on_remb(bitrate)
+            return
+        await self._original_rtcp(packet)
+
+    async def _send_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
+        # Stock sender reports say 0 for everything: the encoder never ran. Use ours, or
+        # leave the report out until the first packet went through.
+        out: list[AnyRtcpPacket] = []
+        for packet in packets:
+            if isinstance(packet, RtcpSrPacket):
+                report = self._sender_report()
+                if report is None:
+                    continue
+                info = packet.sender_info
+                info.ntp_timestamp = report.ntp_timestamp
+                info.rtp_timestamp = report.rtp_timestamp
+                info.packet_count = report.packet_count & 0xFFFFFFFF
+                info.octet_count = report.octet_count & 0xFFFFFFFF
+            out.append(packet)
+        if out:
+            await self._original_send_rtcp(out)
+
+    def send_now(self, data: bytes) -> bool:
+        """Protect and send one RTP packet at once, without yielding to the event loop.
+
+        Returns False (packet dropped) while the transport is not connected.
+        """
+        dtls = self._sender.transport
+        if dtls._state is not DtlsState.CONNECTED:
+            return False
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        return True
+
+    def close(self) -> None:
+        self._parked.stop()
+
+
+def new_statistics(clock_rate: int) -> StreamStatistics:
+    return StreamStatistics(clock_rate)
+
+
+def new_nack_generator() -> NackGenerator:
+    return NackGenerator()
+
+
+@contextmanager
+def restrict_host_addresses(addresses: tuple[str, ...]) -> Iterator[None]:
+    """Gather ICE host candidates only on ``addresses`` (aioice otherwise takes every
+    non-loopback interface). Process-wide while the context is open."""
+    if not addresses:
+        yield
+        return
+    original = aioice.ice.get_host_addresses
+
+    def configured(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in addresses if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = configured
+    try:
+        yield
+    finally:
+        aioice.ice.get_host_addresses = original

@@ -1,0 +1,427 @@
+"""A reference client of the live-session protocol, built on aiortc.
+
+Used by the tests (real peers that publish synthetic camera and microphone and decode what they
+receive) and by the benchmarks (load generators that send pre-encoded frames and count frames
+without decoding). It speaks exactly the protocol of ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtcpSrPacket, RtpPacket
+
+from signaling.adapter import ReceiverTap
+
+VIDEO_CLOCK = 90000
+AUDIO_RATE = 48000
+
+
+class SyntheticVideoTrack(MediaStreamTrack):
+    """A moving test pattern: enough change between frames to make a real encoder work."""
+
+    kind = "video"
+
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 30) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self._patterns = [self._pattern(i) for i in range(16)]
+        self._count = 0
+        self._start: float | None = None
+
+    def _pattern(self, shift: int) -> bytes:
+        row = bytes((x * 4 + shift * 16) & 0xFF for x in range(self.width))
+        return b"".join(
+            row[(y + shift) % self.width :] + row[: (y + shift) % self.width]
+            for y in range(self.height)
+        )
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._count / self.fps
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        frame.planes[0].update(self._patterns[self._count % len(self._patterns)])
+        chroma = bytes([128]) * (frame.planes[1].buffer_size)
+        frame.planes[1].update(chroma)
+        frame.planes[2].update(chroma)
+        frame.pts = self._count * (VIDEO_CLOCK // self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._count += 1
+        return frame
+
+
+class SyntheticAudioTrack(MediaStreamTrack):
+    """A tone (or silence) in 20 ms frames; loud tones make a participant the active speaker."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float = 440.0, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.amplitude = amplitude
+        self._samples = 0
+        self._start: float | None = None
+        self._frame_samples = AUDIO_RATE // 50
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._samples / AUDIO_RATE
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        n = self._frame_samples
+        scale = int(32767 * self.amplitude)
+        step = 2 * math.pi * self.frequency / AUDIO_RATE
+        samples = b"".join(
+            int(scale * math.sin((self._samples + i) * step)).to_bytes(2, "little", signed=True)
+            for i in range(n)
+        )
+        frame = av.AudioFrame(format="s16", layout="mono", samples=n)
+        frame.planes[0].update(samples)
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._samples
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._samples += n
+        return frame
+
+
+class PreEncodedVideoTrack(MediaStreamTrack):
+    """Replays VP8 packets encoded once in advance, so a load generator costs no encoding."""
+
+    kind = "video"
+
+    def __init__(self, packets: list[av.Packet], fps: int = 30) -> None:
+        super().__init__()
+        self._packets = packets
+        self._fps = fps
+        self._count = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._count / self._fps
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        source = self._packets[self._count % len(self._packets)]
+        packet = av.Packet(bytes(source))
+        packet.pts = self._count * (VIDEO_CLOCK // self._fps)
+        packet.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        packet.is_keyframe = source.is_keyframe
+        self._count += 1
+        return packet
+
+
+def encode_vp8(
+    width: int, height: int, frames: int, fps: int = 30, bitrate: int = 800_000
+) -> list[av.Packet]:
+    """Encode a moving pattern once; keyframe first (and every 2 seconds, as a browser would)."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = fractions.Fraction(1, fps)
+    codec.bit_rate = bitrate
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    codec.gop_size = fps * 2
+    track = SyntheticVideoTrack(width, height, fps)
+    out: list[av.Packet] = []
+    for i in range(frames):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        frame.planes[0].update(track._patterns[i % len(track._patterns)])
+        chroma = bytes([128]) * frame.planes[1].buffer_size
+        frame.planes[1].update(chroma)
+        frame.planes[2].update(chroma)
+        frame.pts = i
+        out.extend(codec.encode(frame))
+    out.extend(codec.encode(None))
+    return out
+
+
+@dataclass
+class ReceivedTrack:
+    """What one subscribe transceiver delivered, attributed to participants as it went."""
+
+    mid: str
+    kind: str
+    participant_id: str | None = None
+    frames: dict[str, int] = field(default_factory=dict)
+    first_at: dict[str, float] = field(default_factory=dict)
+    last_at: dict[str, float] = field(default_factory=dict)
+    max_gap: dict[str, float] = field(default_factory=dict)
+    frame_times: list[float] = field(default_factory=list)
+
+    def count(self, now: float) -> None:
+        pid = self.participant_id
+        if pid is None:
+            return
+        last = self.last_at.get(pid)
+        if last is not None:
+            self.max_gap[pid] = max(self.max_gap.get(pid, 0.0), now - last)
+        else:
+            self.first_at[pid] = now
+        self.last_at[pid] = now
+        self.frames[pid] = self.frames.get(pid, 0) + 1
+        self.frame_times.append(now)
+
+
+class FrameCounter:
+    """Counts frames on a subscribe receiver without decoding (one frame per timestamp)."""
+
+    def __init__(self, received: ReceivedTrack) -> None:
+        self.received = received
+        self._last_ts: int | None = None
+        self.packets = 0
+
+    async def on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        self.packets += 1
+        if packet.timestamp != self._last_ts and packet.payload:
+            self._last_ts = packet.timestamp
+            self.received.count(time.monotonic())
+
+    def on_sender_report(self, packet: RtcpSrPacket) -> None:
+        pass
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        video: MediaStreamTrack | None = None,
+        audio: MediaStreamTrack | None = None,
+        decode: bool = True,
+        session: aiohttp.ClientSession | None = None,
+        on_publish_pc: Callable[[RTCPeerConnection], None] | None = None,
+        on_subscribe_pc: Callable[[RTCPeerConnection], None] | None = None,
+    ) -> None:
+        self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/live/ws"
+        self.token = token
+        self.video = video
+        self.audio = audio
+        self.decode = decode
+        self.messages: list[dict[str, Any]] = []
+        self.welcome: dict[str, Any] = {}
+        self.participant_id = ""
+        self.publish_pc: RTCPeerConnection | None = None
+        self.subscribe_pc: RTCPeerConnection | None = None
+        self.tracks: dict[str, ReceivedTrack] = {}
+        self.taps: list[ReceiverTap] = []
+        self._own_session = session is None
+        self._session = session
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._new_message = asyncio.Condition()
+        self._subscribe_lock = asyncio.Lock()
+        self._on_publish_pc = on_publish_pc
+        self._on_subscribe_pc = on_subscribe_pc
+        self._mid_owner: dict[str, str] = {}
+        self.closed = asyncio.Event()
+
+    # ---- connection ------------------------------------------------------------------------
+
+    async def connect(self, *, version: int = 1) -> dict[str, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        self._ws = await self._session.ws_connect(self.url, max_msg_size=0)
+        await self.send({"type": "hello", "version": version, "token": self.token})
+        self._reader = asyncio.create_task(self._read())
+        first = await self.wait_for(lambda m: m["type"] in ("welcome", "error"))
+        if first["type"] == "welcome":
+            self.welcome = first
+            self.participant_id = first["participant_id"]
+        return first
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self._ws is not None
+        await self._ws.send_str(json.dumps(message))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        assert self._ws is not None
+        if isinstance(data, bytes):
+            await self._ws.send_bytes(data)
+        else:
+            await self._ws.send_str(data)
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        try:
+            async for message in self._ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                if data["type"] == "subscribe_offer":
+                    self._spawn(self._answer_subscribe(data))
+                elif data["type"] == "publish_answer" and self.publish_pc is not None:
+                    await self.publish_pc.setRemoteDescription(
+                        RTCSessionDescription(sdp=data["sdp"], type="answer")
+                    )
+                elif data["type"] == "welcome":
+                    self.welcome = data
+                async with self._new_message:
+                    self.messages.append(data)
+                    self._new_message.notify_all()
+        finally:
+            self.closed.set()
+            async with self._new_message:
+                self._new_message.notify_all()
+
+    async def wait_for(
+        self,
+        match: str | Callable[[dict[str, Any]], bool],
+        timeout: float = 15.0,
+        *,
+        after: int = 0,
+    ) -> dict[str, Any]:
+        """The first message from index ``after`` on that matches (a type name or a test)."""
+        test = (lambda m: m["type"] == match) if isinstance(match, str) else match
+
+        def found() -> dict[str, Any] | None:
+            return next((m for m in self.messages[after:] if test(m)), None)
+
+        async def wait() -> dict[str, Any]:
+            async with self._new_message:
+                while (message := found()) is None:
+                    if self.closed.is_set():
+                        raise ConnectionError(f"connection closed while waiting for {match}")
+                    await self._new_message.wait()
+                return message
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    # ---- media -----------------------------------------------------------------------------
+
+    def _configuration(self) -> RTCConfiguration:
+        return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+    async def publish(self, *, audio_only: bool = False) -> None:
+        if self.publish_pc is not None:
+            await self.publish_pc.close()
+        pc = self.publish_pc = RTCPeerConnection(self._configuration())
+        if self.audio is not None:
+            pc.addTransceiver(self.audio, direction="sendonly")
+        if self.video is not None and not audio_only:
+            pc.addTransceiver(self.video, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        if self._on_publish_pc is not None:
+            self._on_publish_pc(pc)
+        assert pc.localDescription is not None
+        mark = len(self.messages)
+        await self.send(
+            {"type": "publish_offer", "sdp": pc.localDescription.sdp, "audio_only": audio_only}
+        )
+        await self.wait_for(lambda m: m["type"] in ("publish_answer", "error"), after=mark)
+
+    async def _answer_subscribe(self, offer: dict[str, Any]) -> None:
+        async with self._subscribe_lock:
+            for track in offer["tracks"]:
+                self._mid_owner[track["mid"]] = track["participant_id"]
+                received = self.tracks.get(track["mid"])
+                if received is not None:
+                    received.participant_id = track["participant_id"]
+            if self.subscribe_pc is None:
+                self.subscribe_pc = RTCPeerConnection(self._configuration())
+                if self._on_subscribe_pc is not None:
+                    self._on_subscribe_pc(self.subscribe_pc)
+                self.subscribe_pc.on("track", self._on_track)
+            pc = self.subscribe_pc
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            assert pc.localDescription is not None
+            live = {t["mid"] for t in offer["tracks"]}
+            for mid, received in self.tracks.items():
+                if mid not in live:
+                    received.participant_id = None
+            await self.send(
+                {
+                    "type": "subscribe_answer",
+                    "sdp": pc.localDescription.sdp,
+                    "revision": offer["revision"],
+                }
+            )
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        assert self.subscribe_pc is not None
+        transceiver = next(
+            t for t in self.subscribe_pc.getTransceivers() if t.receiver.track is track
+        )
+        mid = transceiver.mid or ""
+        received = self.tracks[mid] = ReceivedTrack(mid, track.kind, self._mid_owner.get(mid))
+        if self.decode:
+            self._spawn(self._consume(track, received))
+        else:
+            counter = FrameCounter(received)
+            self.taps.append(
+                ReceiverTap.for_transceiver(transceiver, counter.on_rtp, counter.on_sender_report)
+            )
+
+    async def _consume(self, track: MediaStreamTrack, received: ReceivedTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                received.count(time.monotonic())
+
+    def frames_from(self, participant_id: str, kind: str = "video") -> int:
+        return sum(t.frames.get(participant_id, 0) for t in self.tracks.values() if t.kind == kind)
+
+    def max_gap_from(self, participant_id: str, kind: str = "video") -> float:
+        return max(
+            (t.max_gap.get(participant_id, 0.0) for t in self.tracks.values() if t.kind == kind),
+            default=0.0,
+        )
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drop_socket(self) -> None:
+        """Lose the WebSocket without saying goodbye (a network cut), keeping the media."""
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for tap in self.taps:
+            tap.close()
+        for pc in (self.publish_pc, self.subscribe_pc):
+            if pc is not None:
+                await pc.close()
+        for track in (self.video, self.audio):
+            if track is not None:
+                track.stop()
+        if self._own_session and self._session is not None:
+            await self._session.close()

@@ -1,0 +1,88 @@
+"""The rooms of this server process: one per open meeting, opened on the first join."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sessions.clock import Clock
+from sessions.enums import MeetingStatus, RecordingPolicy
+from sessions.models import Meeting
+from sessions.settings import Settings
+from signaling import protocol
+from signaling.adapter import restrict_host_addresses
+from signaling.journal import DbJournal
+from signaling.peer import CandidatePolicy
+from signaling.quality import profile
+from signaling.room import MediaConfig, Room, RoomPolicy
+
+JOINABLE = (MeetingStatus.OPEN, MeetingStatus.LIVE)
+
+
+class Hub:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+    ) -> None:
+        self._db = db
+        self.clock = clock
+        self.settings = settings
+        self.media = MediaConfig(
+            ice_servers=settings.ice_servers,
+            candidate_policy=CandidatePolicy.from_settings(settings.ice_allowed_remote),
+            reconnect_grace=float(settings.reconnect_grace_seconds),
+        )
+        self.rooms: dict[int, Room] = {}
+        self._opening = asyncio.Lock()
+
+    async def room_for(self, meeting_id: int) -> Room:
+        room = self.rooms.get(meeting_id)
+        if room is not None and not room.ended:
+            return room
+        async with self._opening:
+            room = self.rooms.get(meeting_id)
+            if room is not None and not room.ended:
+                return room
+            async with self._db() as db:
+                meeting = await db.get(Meeting, meeting_id)
+            if meeting is None or meeting.status not in JOINABLE:
+                raise protocol.ProtocolError("meeting_not_open")
+            room = Room(
+                RoomPolicy(
+                    meeting_id=meeting_id,
+                    waiting_room=meeting.waiting_room,
+                    quality=profile(meeting.quality_profile),
+                    recording=meeting.recording_policy is RecordingPolicy.ALWAYS,
+                ),
+                self.media,
+                DbJournal(self._db, self.clock, meeting_id),
+                on_closed=self._closed,
+            )
+            room.live = meeting.status is MeetingStatus.LIVE
+            self.rooms[meeting_id] = room
+            return room
+
+    async def _closed(self, room: Room) -> None:
+        if self.rooms.get(room.policy.meeting_id) is room:
+            del self.rooms[room.policy.meeting_id]
+
+    async def end_meeting(self, meeting_id: int) -> bool:
+        room = self.rooms.get(meeting_id)
+        if room is None:
+            return False
+        await room.end(None)
+        return True
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            await room.close()
+        self.rooms.clear()
+
+
+@contextmanager
+def media_network(settings: Settings) -> Iterator[None]:
+    """Where this process gathers ICE candidates, for as long as the hub runs."""
+    with restrict_host_addresses(settings.ice_host_addresses):
+        yield

@@ -1,0 +1,117 @@
+"""The room's record in the database: attendance rows, lifecycle transitions, audit events."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sessions import attendance, audit, lifecycle
+from sessions.clock import Clock
+from sessions.enums import AttendanceOutcome, MeetingStatus
+from signaling.participant import Participant
+
+
+class DbJournal:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, meeting_id: int) -> None:
+        self._db = db
+        self._clock = clock
+        self.meeting_id = meeting_id
+
+    async def joined(self, participant: Participant) -> None:
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            participant.attendance_id = await attendance.record_join(
+                db,
+                meeting_id=self.meeting_id,
+                subject=participant.claims.subject,
+                site_id=participant.claims.site_id,
+                display_name=participant.claims.name,
+                role_label=participant.claims.role_label or participant.claims.role.value,
+                at=now,
+            )
+            await audit.record(
+                db,
+                now,
+                None,
+                "meeting.join",
+                "meeting",
+                self.meeting_id,
+                {"participant": participant.id, "subject": participant.claims.subject},
+            )
+
+    async def left(self, participant: Participant, outcome: AttendanceOutcome) -> None:
+        if participant.attendance_id is None:
+            return
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            await attendance.record_leave(db, participant.attendance_id, outcome, now)
+            await audit.record(
+                db,
+                now,
+                None,
+                f"meeting.{outcome.value}",
+                "meeting",
+                self.meeting_id,
+                {"participant": participant.id, "subject": participant.claims.subject},
+            )
+
+    async def interrupted(self, participant: Participant) -> None:
+        if participant.attendance_id is None:
+            return
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            await attendance.record_interruption(db, participant.attendance_id)
+            await audit.record(
+                db,
+                now,
+                None,
+                "meeting.interruption",
+                "meeting",
+                self.meeting_id,
+                {"participant": participant.id},
+            )
+
+    async def resumed(self, participant: Participant) -> None:
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            await audit.record(
+                db,
+                now,
+                None,
+                "meeting.resume",
+                "meeting",
+                self.meeting_id,
+                {"participant": participant.id},
+            )
+
+    async def went_live(self) -> None:
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            if await lifecycle.guarded_update(db, self.meeting_id, MeetingStatus.LIVE, now):
+                await audit.record(db, now, None, "meeting.live", "meeting", self.meeting_id)
+
+    async def ended(self, by: Participant | None) -> None:
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            if await lifecycle.guarded_update(db, self.meeting_id, MeetingStatus.ENDED, now):
+                await audit.record(
+                    db,
+                    now,
+                    None,
+                    "meeting.end",
+                    "meeting",
+                    self.meeting_id,
+                    {"by": by.claims.subject if by else "system"},
+                )
+
+    async def chair_action(self, actor: Participant, action: str, target: str | None) -> None:
+        now = self._clock.now()
+        async with self._db() as db, db.begin():
+            await audit.record(
+                db,
+                now,
+                None,
+                f"meeting.chair.{action}",
+                "meeting",
+                self.meeting_id,
+                {"actor": actor.claims.subject, "target": target},
+            )

@@ -1,0 +1,483 @@
+"""The WebSocket protocol (docs/protocol.md): one frozen dataclass per message type.
+
+Client messages are parsed strictly: a message that is too large, not JSON, of an unknown type or
+with a field of the wrong type raises :class:`ProtocolError`, which the connection answers with
+an ``error`` message; the connection, the room and everyone else carry on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+
+# Stable error ids with the text shown to people (Vietnamese first, English second).
+ERRORS: dict[str, tuple[str, str]] = {
+    "too_large": ("Tin nhắn quá lớn.", "The message is too large."),
+    "bad_json": ("Tin nhắn không đúng định dạng JSON.", "The message is not valid JSON."),
+    "unknown_type": ("Loại tin nhắn không được hỗ trợ.", "Unknown message type."),
+    "bad_field": ("Tin nhắn có trường không hợp lệ.", "A field of the message is not valid."),
+    "hello_first": ("Cần gửi lời chào (hello) trước.", "Send hello first."),
+    "unsupported_version": (
+        "Phiên bản giao thức không được hỗ trợ. Hãy tải lại trang.",
+        "This protocol version is not supported. Reload the page.",
+    ),
+    "token_malformed": (
+        "Đường dẫn tham gia không hợp lệ. Hãy xin đường dẫn mới.",
+        "The join link is not valid. Ask for a new one.",
+    ),
+    "token_signature": (
+        "Đường dẫn tham gia không hợp lệ. Hãy xin đường dẫn mới.",
+        "The join link is not valid. Ask for a new one.",
+    ),
+    "token_expired": (
+        "Đường dẫn tham gia đã hết hạn. Hãy xin đường dẫn mới.",
+        "The join link has expired. Ask for a new one.",
+    ),
+    "meeting_not_open": (
+        "Phiên chưa mở hoặc đã kết thúc.",
+        "The meeting is not open, or it has ended.",
+    ),
+    "removed": (
+        "Bạn đã được mời ra khỏi phiên.",
+        "You were removed from the meeting.",
+    ),
+    "not_admitted": (
+        "Bạn đang ở phòng chờ, chưa được mời vào phiên.",
+        "You are in the waiting room and not admitted yet.",
+    ),
+    "not_allowed": (
+        "Vai trò của bạn không được thực hiện thao tác này.",
+        "Your role does not allow this action.",
+    ),
+    "unknown_participant": (
+        "Không tìm thấy người tham gia này.",
+        "There is no such participant.",
+    ),
+    "muted_by_chair": (
+        "Người chủ trì đã tắt micro của bạn. Hãy giơ tay để xin phát biểu.",
+        "The chair muted you. Raise your hand to ask for the floor.",
+    ),
+    "bad_sdp": (
+        "Không xử lý được mô tả phiên (SDP).",
+        "The session description could not be used.",
+    ),
+    "negotiation_failed": (
+        "Không thiết lập được kết nối hình ảnh, âm thanh.",
+        "The media connection could not be set up.",
+    ),
+    "slow_consumer": (
+        "Kết nối quá chậm, đang kết nối lại.",
+        "The connection is too slow; reconnecting.",
+    ),
+    "replaced": (
+        "Bạn đã tham gia phiên từ một cửa sổ khác.",
+        "You joined this meeting from another window.",
+    ),
+    "internal": ("Máy chủ gặp lỗi khi xử lý yêu cầu.", "The server failed to handle the request."),
+}
+
+
+class ProtocolError(Exception):
+    def __init__(self, error_id: str, detail: str = "", ref: str | None = None) -> None:
+        assert error_id in ERRORS, error_id
+        super().__init__(f"{error_id}: {detail}" if detail else error_id)
+        self.error_id = error_id
+        self.detail = detail
+        self.ref = ref
+
+
+# ---- client → server -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    type: ClassVar[str] = "hello"
+    version: int
+    token: str
+    locale: str = "vi"
+
+
+@dataclass(frozen=True)
+class PublishOffer:
+    type: ClassVar[str] = "publish_offer"
+    sdp: str
+    audio_only: bool = False
+
+
+@dataclass(frozen=True)
+class SubscribeAnswer:
+    type: ClassVar[str] = "subscribe_answer"
+    sdp: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    type: ClassVar[str] = "candidate"
+    pc: Literal["publish", "subscribe"]
+    candidate: str | None = None  # None: end of candidates
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Mute:
+    type: ClassVar[str] = "mute"
+    audio: bool
+    video: bool
+
+
+@dataclass(frozen=True)
+class RaiseHand:
+    type: ClassVar[str] = "raise_hand"
+    raised: bool
+
+
+@dataclass(frozen=True)
+class IceRestart:
+    type: ClassVar[str] = "ice_restart"
+
+
+@dataclass(frozen=True)
+class Ping:
+    type: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True)
+class Leave:
+    type: ClassVar[str] = "leave"
+
+
+@dataclass(frozen=True)
+class Admit:
+    type: ClassVar[str] = "admit"
+    participant_id: str | None = None
+    all: bool = False
+
+
+@dataclass(frozen=True)
+class SendBack:
+    type: ClassVar[str] = "send_back"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class MuteParticipant:
+    type: ClassVar[str] = "mute_participant"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class RemoveParticipant:
+    type: ClassVar[str] = "remove"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class GiveFloor:
+    type: ClassVar[str] = "give_floor"
+    participant_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EndMeeting:
+    type: ClassVar[str] = "end_meeting"
+
+
+ClientMessage = (
+    Hello
+    | PublishOffer
+    | SubscribeAnswer
+    | Candidate
+    | Mute
+    | RaiseHand
+    | IceRestart
+    | Ping
+    | Leave
+    | Admit
+    | SendBack
+    | MuteParticipant
+    | RemoveParticipant
+    | GiveFloor
+    | EndMeeting
+)
+CLIENT_TYPES: dict[str, type[Any]] = {
+    cls.type: cls
+    for cls in (
+        Hello,
+        PublishOffer,
+        SubscribeAnswer,
+        Candidate,
+        Mute,
+        RaiseHand,
+        IceRestart,
+        Ping,
+        Leave,
+        Admit,
+        SendBack,
+        MuteParticipant,
+        RemoveParticipant,
+        GiveFloor,
+        EndMeeting,
+    )
+}
+MAX_TEXT = 200_000
+
+
+def _check(value: object, hint: Any, name: str) -> object:
+    """Validate one field against its annotation (str, int, bool, Literal, X | None)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check(value, option, name)
+            except ProtocolError:
+                continue
+        raise ProtocolError("bad_field", name)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ProtocolError("bad_field", name)
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ProtocolError("bad_field", name)
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**53:
+            raise ProtocolError("bad_field", name)
+        return value
+    if hint is str:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ProtocolError("bad_field", name)
+        return value
+    raise ProtocolError("bad_field", name)
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {
+    cls: typing.get_type_hints(cls) for cls in CLIENT_TYPES.values()
+}
+
+
+def parse_client(text: str | bytes, max_bytes: int) -> ClientMessage:
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > max_bytes:
+        raise ProtocolError("too_large", f"{size} bytes, the limit is {max_bytes}")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("bad_json", str(exc)[:100]) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_json", "expected an object")
+    kind = data.get("type")
+    cls = CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError("unknown_type", repr(kind)[:60])
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            values[f.name] = _check(data[f.name], _HINTS[cls][f.name], f.name)
+        elif f.default is dataclasses.MISSING:
+            raise ProtocolError("bad_field", f"{f.name} is missing", ref=cls.type)
+    message: ClientMessage = cls(**values)
+    return message
+
+
+# ---- server → client -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    id: str
+    name: str
+    role: str
+    role_label: str
+    site_id: int | None
+    state: Literal["waiting", "present", "reconnecting"]
+    audio_muted: bool = False
+    video_muted: bool = False
+    audio_only: bool = False
+    hand_raised: bool = False
+    muted_by_chair: bool = False
+    has_floor: bool = False
+
+
+@dataclass(frozen=True)
+class IceServerInfo:
+    urls: list[str]
+    username: str = ""
+    credential: str = ""
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    mid: str
+    kind: Literal["audio", "video"]
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class Welcome:
+    type: ClassVar[str] = "welcome"
+    version: int
+    participant_id: str
+    meeting_id: int
+    role: str
+    waiting: bool
+    participants: list[ParticipantInfo]
+    ice_servers: list[IceServerInfo]
+    video_kbps: int
+    audio_kbps: int
+    max_message_bytes: int
+    resumed: bool = False
+    recording: bool = False
+
+
+@dataclass(frozen=True)
+class PublishAnswer:
+    type: ClassVar[str] = "publish_answer"
+    sdp: str
+
+
+@dataclass(frozen=True)
+class SubscribeOffer:
+    type: ClassVar[str] = "subscribe_offer"
+    sdp: str
+    revision: int
+    tracks: list[TrackInfo]
+
+
+@dataclass(frozen=True)
+class ParticipantJoined:
+    type: ClassVar[str] = "participant_joined"
+    participant: ParticipantInfo
+
+
+@dataclass(frozen=True)
+class ParticipantUpdated:
+    type: ClassVar[str] = "participant_updated"
+    participant: ParticipantInfo
+
+
+@dataclass(frozen=True)
+class ParticipantLeft:
+    type: ClassVar[str] = "participant_left"
+    participant_id: str
+    reason: Literal["left", "removed", "timeout", "sent_back"]
+
+
+@dataclass(frozen=True)
+class ActiveSpeaker:
+    type: ClassVar[str] = "active_speaker"
+    participant_id: str | None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    type: ClassVar[str] = "waiting"
+
+
+@dataclass(frozen=True)
+class Admitted:
+    type: ClassVar[str] = "admitted"
+
+
+@dataclass(frozen=True)
+class WaitingList:
+    type: ClassVar[str] = "waiting_list"
+    participants: list[ParticipantInfo]
+
+
+@dataclass(frozen=True)
+class MutedByChair:
+    type: ClassVar[str] = "muted_by_chair"
+
+
+@dataclass(frozen=True)
+class Floor:
+    type: ClassVar[str] = "floor"
+    participant_id: str | None
+
+
+@dataclass(frozen=True)
+class Removed:
+    type: ClassVar[str] = "removed"
+
+
+@dataclass(frozen=True)
+class MeetingEnded:
+    type: ClassVar[str] = "meeting_ended"
+
+
+@dataclass(frozen=True)
+class Bitrate:
+    type: ClassVar[str] = "bitrate"
+    video_kbps: int
+    audio_kbps: int
+
+
+@dataclass(frozen=True)
+class Pong:
+    type: ClassVar[str] = "pong"
+
+
+@dataclass(frozen=True)
+class ErrorMessage:
+    type: ClassVar[str] = "error"
+    id: str
+    message: str
+    message_en: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordingState:
+    type: ClassVar[str] = "recording"
+    active: bool
+    detail: str = ""
+
+
+ServerMessage = (
+    Welcome
+    | PublishAnswer
+    | SubscribeOffer
+    | ParticipantJoined
+    | ParticipantUpdated
+    | ParticipantLeft
+    | ActiveSpeaker
+    | Waiting
+    | Admitted
+    | WaitingList
+    | MutedByChair
+    | Floor
+    | Removed
+    | MeetingEnded
+    | Bitrate
+    | Pong
+    | ErrorMessage
+    | RecordingState
+)
+
+
+def error(error_id: str, ref: str | None = None) -> ErrorMessage:
+    vi, en = ERRORS[error_id]
+    return ErrorMessage(id=error_id, message=vi, message_en=en, ref=ref)
+
+
+def encode(message: ServerMessage) -> str:
+    return json.dumps(
+        {"type": message.type, **dataclasses.asdict(message)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
