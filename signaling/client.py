@@ -113,14 +113,14 @@ class PreEncodedVideoTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, packets: list[av.Packet], fps: int = 30) -> None:
+    def __init__(self, packets: list[av.Packet[Any]], fps: int = 30) -> None:
         super().__init__()
         self._packets = packets
         self._fps = fps
         self._count = 0
         self._start: float | None = None
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -138,7 +138,7 @@ class PreEncodedVideoTrack(MediaStreamTrack):
 
 def encode_vp8(
     width: int, height: int, frames: int, fps: int = 30, bitrate: int = 800_000
-) -> list[av.Packet]:
+) -> list[av.Packet[Any]]:
     """Encode a moving pattern once; keyframe first (and every 2 seconds, as a browser would)."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = width, height
@@ -148,7 +148,7 @@ def encode_vp8(
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     codec.gop_size = fps * 2
     track = SyntheticVideoTrack(width, height, fps)
-    out: list[av.Packet] = []
+    out: list[av.Packet[Any]] = []
     for i in range(frames):
         frame = av.VideoFrame(width, height, "yuv420p")
         frame.planes[0].update(track._patterns[i % len(track._patterns)])
@@ -212,8 +212,8 @@ class Client:
         base_url: str,
         token: str,
         *,
-        video: MediaStreamTrack | None = None,
-        audio: MediaStreamTrack | None = None,
+        video: Callable[[], MediaStreamTrack] | None = None,
+        audio: Callable[[], MediaStreamTrack] | None = None,
         decode: bool = True,
         session: aiohttp.ClientSession | None = None,
         on_publish_pc: Callable[[RTCPeerConnection], None] | None = None,
@@ -221,8 +221,11 @@ class Client:
     ) -> None:
         self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/live/ws"
         self.token = token
+        # Factories, not tracks: aiortc stops a track when its sender stops, so every
+        # publication (after an ICE restart, say) needs fresh ones.
         self.video = video
         self.audio = audio
+        self.published: list[MediaStreamTrack] = []
         self.decode = decode
         self.messages: list[dict[str, Any]] = []
         self.welcome: dict[str, Any] = {}
@@ -241,6 +244,7 @@ class Client:
         self._on_publish_pc = on_publish_pc
         self._on_subscribe_pc = on_subscribe_pc
         self._mid_owner: dict[str, str] = {}
+        self._subscribe_session = ""
         self.closed = asyncio.Event()
 
     # ---- connection ------------------------------------------------------------------------
@@ -322,11 +326,13 @@ class Client:
     async def publish(self, *, audio_only: bool = False) -> None:
         if self.publish_pc is not None:
             await self.publish_pc.close()
+        for track in self.published:
+            track.stop()
         pc = self.publish_pc = RTCPeerConnection(self._configuration())
-        if self.audio is not None:
-            pc.addTransceiver(self.audio, direction="sendonly")
-        if self.video is not None and not audio_only:
-            pc.addTransceiver(self.video, direction="sendonly")
+        factories = [self.audio] + ([] if audio_only else [self.video])
+        self.published = [make() for make in factories if make is not None]
+        for track in self.published:
+            pc.addTransceiver(track, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         if self._on_publish_pc is not None:
             self._on_publish_pc(pc)
@@ -344,14 +350,19 @@ class Client:
                 received = self.tracks.get(track["mid"])
                 if received is not None:
                     received.participant_id = track["participant_id"]
+            if offer["session"] != self._subscribe_session and self.subscribe_pc is not None:
+                await self.subscribe_pc.close()
+                self.subscribe_pc = None
+            self._subscribe_session = offer["session"]
+            first = self.subscribe_pc is None
             if self.subscribe_pc is None:
                 self.subscribe_pc = RTCPeerConnection(self._configuration())
-                if self._on_subscribe_pc is not None:
-                    self._on_subscribe_pc(self.subscribe_pc)
                 self.subscribe_pc.on("track", self._on_track)
             pc = self.subscribe_pc
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            if first and self._on_subscribe_pc is not None:
+                self._on_subscribe_pc(pc)
             assert pc.localDescription is not None
             live = {t["mid"] for t in offer["tracks"]}
             for mid, received in self.tracks.items():
@@ -420,8 +431,7 @@ class Client:
         for pc in (self.publish_pc, self.subscribe_pc):
             if pc is not None:
                 await pc.close()
-        for track in (self.video, self.audio):
-            if track is not None:
-                track.stop()
+        for track in self.published:
+            track.stop()
         if self._own_session and self._session is not None:
             await self._session.close()

@@ -64,17 +64,13 @@ class Forwarder:
         return self._waiting
 
     def bind(self, source: Source) -> None:
-        """Forward another source from now on, continuing this sender's numbering."""
+        """Forward another source once attached, continuing this sender's numbering."""
         if source is self.source:
             return
-        if self in self.source.sinks:
-            self.source.sinks.remove(self)
+        self.detach()
         self.source = source
         self._waiting = self.kind == "video"
         self._rebase_next = True
-        source.sinks.append(self)
-        if self._waiting:
-            source.request_keyframe()
 
     def attach(self) -> None:
         if self not in self.source.sinks:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sessions import attendance, audit, lifecycle
@@ -9,13 +13,33 @@ from sessions.clock import Clock
 from sessions.enums import AttendanceOutcome, MeetingStatus
 from signaling.participant import Participant
 
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+
+def _recorded(
+    method: Callable[Concatenate[DbJournal, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[DbJournal, P], Coroutine[Any, Any, None]]:
+    """A failed write to the record is logged, never allowed to break the live meeting."""
+
+    async def safe(self: DbJournal, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await method(self, *args, **kwargs)
+        except Exception:
+            self.failures += 1
+            log.exception("meeting %s: could not record %s", self.meeting_id, method.__name__)
+
+    return safe
+
 
 class DbJournal:
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, meeting_id: int) -> None:
         self._db = db
         self._clock = clock
         self.meeting_id = meeting_id
+        self.failures = 0
 
+    @_recorded
     async def joined(self, participant: Participant) -> None:
         now = self._clock.now()
         async with self._db() as db, db.begin():
@@ -38,6 +62,7 @@ class DbJournal:
                 {"participant": participant.id, "subject": participant.claims.subject},
             )
 
+    @_recorded
     async def left(self, participant: Participant, outcome: AttendanceOutcome) -> None:
         if participant.attendance_id is None:
             return
@@ -54,6 +79,7 @@ class DbJournal:
                 {"participant": participant.id, "subject": participant.claims.subject},
             )
 
+    @_recorded
     async def interrupted(self, participant: Participant) -> None:
         if participant.attendance_id is None:
             return
@@ -70,6 +96,7 @@ class DbJournal:
                 {"participant": participant.id},
             )
 
+    @_recorded
     async def resumed(self, participant: Participant) -> None:
         now = self._clock.now()
         async with self._db() as db, db.begin():
@@ -83,12 +110,14 @@ class DbJournal:
                 {"participant": participant.id},
             )
 
+    @_recorded
     async def went_live(self) -> None:
         now = self._clock.now()
         async with self._db() as db, db.begin():
             if await lifecycle.guarded_update(db, self.meeting_id, MeetingStatus.LIVE, now):
                 await audit.record(db, now, None, "meeting.live", "meeting", self.meeting_id)
 
+    @_recorded
     async def ended(self, by: Participant | None) -> None:
         now = self._clock.now()
         async with self._db() as db, db.begin():
@@ -103,6 +132,7 @@ class DbJournal:
                     {"by": by.claims.subject if by else "system"},
                 )
 
+    @_recorded
     async def chair_action(self, actor: Participant, action: str, target: str | None) -> None:
         now = self._clock.now()
         async with self._db() as db, db.begin():

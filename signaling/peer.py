@@ -207,6 +207,7 @@ class SubscribePeer:
         self.pc: RTCPeerConnection | None = None
         self.slots: list[Slot] = []
         self.revision = 0
+        self.session = uuid.uuid4().hex[:12]
         self._send = send
         self._on_failed = on_failed
         self._wanted: list[Source] = []
@@ -225,7 +226,12 @@ class SubscribePeer:
         return [slot.forwarder for slot in self.slots if slot.source is not None]
 
     def answered(self, message: protocol.SubscribeAnswer) -> None:
-        if message.revision != self.revision or self._answer is None or self._answer.done():
+        if (
+            message.revision != self.revision
+            or (message.session and message.session != self.session)
+            or self._answer is None
+            or self._answer.done()
+        ):
             return  # an answer to an offer that was superseded
         self._answer.set_result(message.sdp)
 
@@ -291,8 +297,9 @@ class SubscribePeer:
 
         transceiver = self.pc.addTransceiver(source.kind, direction="sendonly")
         transceiver.setCodecPreferences(codec_preferences(source.kind, codec))
+        # Attached only once the subscriber applied the offer: until then its receiver for this
+        # transceiver does not exist or is disabled, and what it drops it can never recover.
         forwarder = Forwarder(transceiver.sender, source.kind, source)
-        forwarder.attach()
         slot = Slot(transceiver, forwarder, codec)
         self.slots.append(slot)
         return slot
@@ -317,7 +324,9 @@ class SubscribePeer:
         ]
         self._answer = asyncio.get_running_loop().create_future()
         self._send(
-            protocol.SubscribeOffer(sdp=description.sdp, revision=self.revision, tracks=tracks)
+            protocol.SubscribeOffer(
+                sdp=description.sdp, revision=self.revision, tracks=tracks, session=self.session
+            )
         )
         sdp = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
         try:

@@ -116,6 +116,7 @@ class SubscribeAnswer:
     type: ClassVar[str] = "subscribe_answer"
     sdp: str
     revision: int
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -356,6 +357,7 @@ class SubscribeOffer:
     sdp: str
     revision: int
     tracks: list[TrackInfo]
+    session: str  # a new value means a new subscribe connection: drop the old one
 
 
 @dataclass(frozen=True)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.clock import FixedClock
+from sessions.enums import AttendanceOutcome, MeetingStatus, Role
+from sessions.models import Attendance
 from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
 from signaling.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
-from sessions.enums import Role
 from tests.conftest import make_user
 from tests.factories import make_meeting, token
 from web.app import create_app
@@ -71,8 +73,8 @@ async def clients(server: TestServer, settings: Settings) -> AsyncIterator[Clien
         client = Client(
             str(server.make_url("/")),
             token(settings.session_key, meeting_id, subject, name, role),
-            video=SyntheticVideoTrack() if media else None,
-            audio=SyntheticAudioTrack() if media else None,
+            video=SyntheticVideoTrack if media else None,
+            audio=SyntheticAudioTrack if media else None,
             **kwargs,  # type: ignore[arg-type]
         )
         made.append(client)
@@ -91,30 +93,401 @@ async def wait_until(test: Callable[[], bool], timeout: float = 20.0, step: floa
         await asyncio.sleep(step)
 
 
-async def test_three_participants_see_and_hear_each_other(
-    clients: ClientFactory, db: AsyncSession, server: TestServer
-) -> None:
-    meeting = await make_meeting(db)
-    leader = await make_user(db, "lanhdao", Role.CHAIR, full_name="Lương Văn Bình")
-    chair = await clients(meeting.id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR)
-    province = await clients(meeting.id, "site:1", "Trụ sở TCD tỉnh", RoomRole.SITE)
-    commune = await clients(meeting.id, "site:2", "UBND Phường Đông Kinh", RoomRole.SITE)
-    everyone = [chair, province, commune]
+async def joined(
+    clients: ClientFactory, db: AsyncSession, meeting_id: int, n_sites: int = 2, **kwargs: object
+) -> list[Client]:
+    """A chair and ``n_sites`` sites, connected and publishing."""
+    leader = await make_user(db, f"lanhdao{meeting_id}", Role.CHAIR, full_name="Lương Văn Bình")
+    everyone = [
+        await clients(meeting_id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR, **kwargs)
+    ]
+    for i in range(n_sites):
+        everyone.append(
+            await clients(meeting_id, f"site:{i + 1}", f"Điểm cầu {i + 1}", RoomRole.SITE, **kwargs)
+        )
     for c in everyone:
         welcome = await c.connect()
         assert welcome["type"] == "welcome", welcome
     await asyncio.gather(*(c.publish() for c in everyone))
+    return everyone
 
-    def all_see_all(frames: int) -> bool:
-        return all(
-            c.frames_from(o.participant_id, "video") >= frames
-            and c.frames_from(o.participant_id, "audio") >= frames
-            for c in everyone
-            for o in everyone
-            if o is not c
+
+def all_see_all(
+    everyone: list[Client], frames: int, kinds: tuple[str, ...] = ("video", "audio")
+) -> bool:
+    return all(
+        c.frames_from(o.participant_id, kind) >= frames
+        for c in everyone
+        for o in everyone
+        if o is not c
+        for kind in kinds
+    )
+
+
+class CodecCounter:
+    """Counts every encoder and decoder aiortc creates in this process (clients and server)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import aiortc.rtcrtpreceiver
+        import aiortc.rtcrtpsender
+        from aiortc.codecs import get_decoder, get_encoder
+
+        self.encoders: list[str] = []
+        self.decoders: list[str] = []
+        self._lock = threading.Lock()
+
+        def encoder(codec: Any) -> object:
+            with self._lock:
+                self.encoders.append(getattr(codec, "mimeType", "?"))
+            return get_encoder(codec)
+
+        def decoder(codec: Any) -> object:
+            with self._lock:
+                self.decoders.append(getattr(codec, "mimeType", "?"))
+            return get_decoder(codec)
+
+        monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", encoder)
+        monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", decoder)
+
+
+async def test_three_participants_see_and_hear_each_other(
+    clients: ClientFactory, db: AsyncSession, server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codecs = CodecCounter(monkeypatch)
+    meeting = await make_meeting(db)
+    everyone = await joined(clients, db, meeting.id)
+    await wait_until(lambda: all_see_all(everyone, 30), timeout=30)
+
+    room = server.app[HUB].rooms[meeting.id]
+    assert len(room.present()) == 3
+    # Each client encodes its own audio and video and decodes the other two participants'
+    # audio and video; anything more would have been created by the server.
+    assert sorted(codecs.encoders) == sorted(["audio/opus", "video/VP8"] * 3)
+    assert len(codecs.decoders) == 3 * 2 * 2
+    for p in room.present():
+        assert p.publish is not None
+        for t in p.publish.pc.getTransceivers():
+            assert t.receiver._RTCRtpReceiver__decoder_thread is None  # type: ignore[attr-defined]
+        assert p.subscribe is not None
+        assert len(p.subscribe.forwarders) == 4
+        for f in p.subscribe.forwarders:
+            assert f.tap._sender._RTCRtpSender__encoder is None  # type: ignore[attr-defined]
+            assert f.stats.packets > 0
+    # The meeting went live and every participant's attendance was recorded.
+    await db.refresh(meeting)
+    assert meeting.status is MeetingStatus.LIVE
+    rows = list(await db.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id)))
+    assert len(rows) == 3
+
+
+async def test_leave_and_rejoin(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1, site2 = await joined(clients, db, meeting.id)
+    await wait_until(lambda: all_see_all([chair, site1, site2], 10))
+    old_id = site2.participant_id
+    mark = len(chair.messages)
+    await site2.send({"type": "leave"})
+    left = await chair.wait_for("participant_left", after=mark)
+    assert left == {"type": "participant_left", "participant_id": old_id, "reason": "left"}
+    await site2.close()
+    room = server.app[HUB].rooms[meeting.id]
+    await wait_until(lambda: len(room.present()) == 2)
+    # The subscriber's transceiver for the departed site goes inactive; frames stop.
+    await wait_until(
+        lambda: (
+            chair.subscribe_pc is not None
+            and all(t.participant_id != old_id for t in chair.tracks.values())
         )
+    )
+    again = await clients(meeting.id, "site:2", "Điểm cầu 2", RoomRole.SITE)
+    await again.connect()
+    await again.publish()
+    await wait_until(lambda: all_see_all([chair, site1, again], 10))
+    assert again.participant_id != old_id
+    # The chair's subscription reused the inactive transceivers instead of adding new ones.
+    assert chair.subscribe_pc is not None
+    assert len(chair.subscribe_pc.getTransceivers()) == 4
 
-    await wait_until(lambda: all_see_all(30), timeout=30)
+
+async def test_reconnect_within_grace_keeps_the_place(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1, site2 = await joined(clients, db, meeting.id)
+    await wait_until(lambda: all_see_all([chair, site1, site2], 10))
+    pid = site2.participant_id
+    mark = len(chair.messages)
+    await site2.drop_socket()
+    update = await chair.wait_for(
+        lambda m: m["type"] == "participant_updated" and m["participant"]["id"] == pid, after=mark
+    )
+    assert update["participant"]["state"] == "reconnecting"
+    back = await clients(meeting.id, "site:2", "Điểm cầu 2", RoomRole.SITE)
+    welcome = await back.connect()
+    assert welcome["resumed"] is True
+    assert welcome["participant_id"] == pid
+    await back.publish()
+    await wait_until(lambda: back.frames_from(chair.participant_id) >= 10)
+    before = chair.frames_from(pid)
+    await wait_until(lambda: chair.frames_from(pid) >= before + 10)
+    # Others saw "reconnecting" and then "present", never "left".
+    assert not any(m["type"] == "participant_left" for m in chair.messages[mark:])
+    rows = list(await db.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id)))
+    assert sorted(r.interruptions for r in rows) == [0, 0, 1]
+
+
+async def test_grace_expires_into_left(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1 = await joined(clients, db, meeting.id, n_sites=1)
+    await wait_until(lambda: all_see_all([chair, site1], 5))
+    pid = site1.participant_id
+    mark = len(chair.messages)
+    await site1.drop_socket()
+    left = await chair.wait_for("participant_left", after=mark, timeout=10)
+    assert left["participant_id"] == pid
+    assert left["reason"] == "timeout"
+    async def outcome() -> AttendanceOutcome | None:
+        db.expire_all()
+        return await db.scalar(select(Attendance.outcome).where(Attendance.site_id == 1))
+
+    for _ in range(50):
+        if await outcome() is AttendanceOutcome.DROPPED:
+            break
+        await asyncio.sleep(0.1)
+    assert await outcome() is AttendanceOutcome.DROPPED
+
+
+async def test_waiting_room(clients: ClientFactory, db: AsyncSession, server: TestServer) -> None:
+    meeting = await make_meeting(db, waiting_room=True)
+    leader = await make_user(db, "lanhdao", Role.CHAIR)
+    chair = await clients(meeting.id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR)
+    citizen = await clients(meeting.id, "invitee:1", "Hoàng Văn Sáng", RoomRole.PARTICIPANT)
+    assert (await chair.connect())["waiting"] is False
+    await chair.publish()
+    welcome = await citizen.connect()
+    assert welcome["waiting"] is True
+    assert welcome["participants"] == []  # nobody is shown to someone still waiting
+    await citizen.wait_for("waiting")
+    waiting_list = await chair.wait_for(lambda m: m["type"] == "waiting_list" and m["participants"])
+    assert waiting_list["participants"][0]["name"] == "Hoàng Văn Sáng"
+    mark = len(citizen.messages)
+    await citizen.publish()
+    refused = await citizen.wait_for("error", after=mark)
+    assert refused["id"] == "not_admitted"
+    # A participant cannot admit itself.
+    await citizen.send({"type": "admit", "all": True})
+    assert (await citizen.wait_for("error", after=mark + 1))["id"] == "not_allowed"
+
+    await chair.send({"type": "admit", "participant_id": citizen.participant_id})
+    await citizen.wait_for("admitted")
+    await citizen.publish()
+    await wait_until(lambda: all_see_all([chair, citizen], 10))
+
+    mark = len(chair.messages)
+    await chair.send({"type": "send_back", "participant_id": citizen.participant_id})
+    left = await chair.wait_for("participant_left", after=mark)
+    assert left["reason"] == "sent_back"
+    await citizen.wait_for("waiting", after=len(citizen.messages) - 5)
+    room = server.app[HUB].rooms[meeting.id]
+    assert [p.claims.subject for p in room.waiting()] == ["invitee:1"]
+
+
+async def test_keyframe_requests_reach_the_publisher_rate_limited(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1 = await joined(clients, db, meeting.id, n_sites=1)
+    await wait_until(lambda: all_see_all([chair, site1], 10))
+    assert site1.publish_pc is not None
+    video_sender = next(t.sender for t in site1.publish_pc.getTransceivers() if t.kind == "video")
+    received: list[float] = []
+    original = video_sender._send_keyframe
+
+    def counting() -> None:
+        received.append(asyncio.get_running_loop().time())
+        original()
+
+    video_sender._send_keyframe = counting  # type: ignore[method-assign]
+    # The chair's subscriber sends a burst of picture-loss indications.
+    assert chair.subscribe_pc is not None
+    receiver = next(
+        t.receiver
+        for t in chair.subscribe_pc.getTransceivers()
+        if t.kind == "video" and chair.tracks[t.mid or ""].participant_id == site1.participant_id
+    )
+    ssrc = receiver.getSynchronizationSources()[0].source
+    for _ in range(10):
+        await receiver._send_rtcp_pli(ssrc)
+    await asyncio.sleep(1.2)
+    # Forwarded at once, then at most one trailing request per 0.5 s window.
+    assert 1 <= len(received) <= 3
+    room = server.app[HUB].rooms[meeting.id]
+    source = next(p for p in room.present() if p.id == site1.participant_id).source("video")
+    assert source is not None
+    assert source.keyframes_seen >= 2  # the publisher's answer: a new keyframe
+
+
+async def test_chair_mutes_and_gives_the_floor(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1, site2 = await joined(clients, db, meeting.id)
+    await wait_until(lambda: all_see_all([chair, site1, site2], 10))
+    target = site2.participant_id
+    await chair.send({"type": "mute_participant", "participant_id": target})
+    await site2.wait_for("muted_by_chair")
+    update = await site1.wait_for(
+        lambda m: (
+            m["type"] == "participant_updated"
+            and m["participant"]["id"] == target
+            and m["participant"]["muted_by_chair"]
+        )
+    )
+    assert update["participant"]["audio_muted"] is True
+    await asyncio.sleep(0.3)
+    before = site1.frames_from(target, "audio")
+    await asyncio.sleep(1.0)
+    # The server stopped forwarding the muted site's audio, whatever the site's client does.
+    assert site1.frames_from(target, "audio") <= before + 2
+    mark = len(site2.messages)
+    await site2.send({"type": "mute", "audio": False, "video": False})
+    assert (await site2.wait_for("error", after=mark))["id"] == "muted_by_chair"
+    await site2.send({"type": "raise_hand", "raised": True})
+    await chair.wait_for(
+        lambda m: m["type"] == "participant_updated" and m["participant"]["hand_raised"]
+    )
+    # Only the chair may give the floor.
+    mark = len(site1.messages)
+    await site1.send({"type": "give_floor", "participant_id": target})
+    assert (await site1.wait_for("error", after=mark))["id"] == "not_allowed"
+    await chair.send({"type": "give_floor", "participant_id": target})
+    floor = await site1.wait_for("floor")
+    assert floor["participant_id"] == target
+    resumed = site1.frames_from(target, "audio")
+    await wait_until(lambda: site1.frames_from(target, "audio") >= resumed + 20)
+
+
+async def test_active_speaker(clients: ClientFactory, db: AsyncSession, server: TestServer) -> None:
+    meeting = await make_meeting(db)
+    leader = await make_user(db, "lanhdao", Role.CHAIR)
+    chair = await clients(meeting.id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR)
+    chair.audio = lambda: SyntheticAudioTrack(amplitude=0.0005)  # near silence
+    speaker = await clients(meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE)
+    speaker.audio = lambda: SyntheticAudioTrack(amplitude=0.5)
+    for c in (chair, speaker):
+        await c.connect()
+    await asyncio.gather(chair.publish(), speaker.publish())
+    message = await chair.wait_for(
+        lambda m: m["type"] == "active_speaker" and m["participant_id"] is not None
+    )
+    assert message["participant_id"] == speaker.participant_id
+
+
+async def test_bitrate_cap_reaches_the_publisher(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db, quality="low")
+    chair, site1 = await joined(clients, db, meeting.id, n_sites=1)
+    assert chair.welcome["video_kbps"] == 300
+    assert (await chair.wait_for("bitrate"))["video_kbps"] == 300
+    assert site1.publish_pc is not None
+    sender = next(t.sender for t in site1.publish_pc.getTransceivers() if t.kind == "video")
+
+    def target() -> int | None:
+        encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+        return getattr(encoder, "target_bitrate", None)
+
+    # aiortc's encoder follows REMB: the server's cap replaces its default of 500 kbps.
+    await wait_until(lambda: target() == 300_000, timeout=10)
+
+
+async def test_audio_only_publisher(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    leader = await make_user(db, "lanhdao", Role.CHAIR)
+    chair = await clients(meeting.id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR)
+    phone = await clients(meeting.id, "invitee:2", "Tổ công tác", RoomRole.PARTICIPANT)
+    for c in (chair, phone):
+        await c.connect()
+    await chair.publish()
+    await phone.publish(audio_only=True)
+    await wait_until(lambda: chair.frames_from(phone.participant_id, "audio") >= 20)
+    await wait_until(lambda: phone.frames_from(chair.participant_id, "video") >= 20)
+    assert chair.frames_from(phone.participant_id, "video") == 0
+    info = next(
+        p
+        for p in (
+            await chair.wait_for(
+                lambda m: m["type"] == "participant_updated" and m["participant"]["audio_only"]
+            ),
+        )
+        if p
+    )
+    assert info["participant"]["id"] == phone.participant_id
+
+
+async def test_ice_restart_replaces_connections(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1 = await joined(clients, db, meeting.id, n_sites=1)
+    await wait_until(lambda: all_see_all([chair, site1], 10))
+    old_pc = site1.publish_pc
+    await site1.send({"type": "ice_restart"})
+    await chair.wait_for(
+        lambda m: (
+            m["type"] == "participant_updated"
+            and m["participant"]["id"] == site1.participant_id
+            and m["participant"]["state"] == "reconnecting"
+        )
+    )
+    await site1.publish()
+    assert site1.publish_pc is not old_pc
+    before = chair.frames_from(site1.participant_id)
+    await wait_until(lambda: chair.frames_from(site1.participant_id) >= before + 15)
+    await wait_until(lambda: site1.frames_from(chair.participant_id) >= 15)
+
+
+async def test_end_meeting_closes_everything(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    baseline_tasks = len(asyncio.all_tasks())
+    meeting = await make_meeting(db)
+    chair, site1, site2 = await joined(clients, db, meeting.id)
+    await wait_until(lambda: all_see_all([chair, site1, site2], 10))
     hub = server.app[HUB]
     room = hub.rooms[meeting.id]
-    assert len(room.present()) == 3
+    peers = [pc for p in room.present() for pc in (p.publish.pc, p.subscribe.pc) if pc]  # type: ignore[union-attr]
+    sources = room.sources()
+    forwarders = [f for p in room.present() if p.subscribe for f in p.subscribe.forwarders]
+    mark = len(site1.messages)
+    await site1.send({"type": "end_meeting"})
+    assert (await site1.wait_for("error", after=mark))["id"] == "not_allowed"
+    await chair.send({"type": "end_meeting"})
+    for c in (chair, site1, site2):
+        await c.wait_for("meeting_ended")
+        await asyncio.wait_for(c.closed.wait(), 10)
+    await wait_until(lambda: meeting.id not in hub.rooms)
+    assert room.participants == {}
+    assert all(pc.connectionState == "closed" for pc in peers)
+    assert all(not s.sinks and s._reporter is not None and s._reporter.done() for s in sources)
+    assert all(f.source.sinks == [] for f in forwarders)
+    assert room._speaker_task.done()
+    await db.refresh(meeting)
+    assert meeting.status is MeetingStatus.ENDED
+    rows = list(await db.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id)))
+    assert all(r.left_at is not None for r in rows)
+    for c in (chair, site1, site2):
+        await c.close()
+    # Nothing is left running: no task, no decoder thread (the server never started one).
+    await wait_until(lambda: len(asyncio.all_tasks()) <= baseline_tasks, timeout=10)
+    assert not [t.name for t in threading.enumerate() if t.name.endswith("-decoder")]
+    # A meeting that ended cannot be joined again.
+    late = await clients(meeting.id, "site:3", "Điểm cầu 3", RoomRole.SITE)
+    refused = await late.connect()
+    assert refused["id"] == "meeting_not_open"

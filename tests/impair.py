@@ -1,0 +1,76 @@
+"""Packet loss and jitter on a test peer's datagram path (kernel netem is not available here).
+
+Hooks the peer's aioice connection: inbound datagrams go through ``data_received``, outbound
+through ``sendto``. Only SRTP/SRTCP (first byte 128–191) is impaired, so the DTLS handshake and
+ICE checks set up as usual and the impairment hits media and its feedback, as a lossy link would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCPeerConnection
+
+
+@dataclass
+class Impairment:
+    loss: float = 0.02
+    jitter: float = 0.050  # each datagram is delayed by a uniform 0..jitter seconds
+    seed: int = 1
+    dropped: int = 0
+    passed: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def _is_media(self, data: bytes) -> bool:
+        return bool(data) and 127 < data[0] < 192
+
+    def decide(self, data: bytes) -> float | None:
+        """None to drop, else the delay in seconds."""
+        if not self._is_media(data):
+            return 0.0
+        if self._random.random() < self.loss:
+            self.dropped += 1
+            return None
+        self.passed += 1
+        return self._random.random() * self.jitter
+
+    def apply(self, pc: RTCPeerConnection) -> None:
+        connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
+        for connection in connections:
+            self._hook(connection)
+
+    def _hook(self, connection: Any) -> None:
+        loop = asyncio.get_running_loop()
+        inbound = connection.data_received
+        outbound = connection.sendto
+
+        def data_received(data: bytes, component: int) -> None:
+            delay = self.decide(data)
+            if delay is None:
+                return
+            if delay == 0.0:
+                inbound(data, component)
+            else:
+                loop.call_later(delay, inbound, data, component)
+
+        async def sendto(data: bytes, component: int) -> None:
+            delay = self.decide(data)
+            if delay is None:
+                return
+            if delay == 0.0:
+                await outbound(data, component)
+                return
+
+            def later() -> None:
+                task = asyncio.ensure_future(outbound(data, component))
+                task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+            loop.call_later(delay, later)
+
+        connection.data_received = data_received
+        connection.sendto = sendto
