@@ -11,6 +11,7 @@ upgrade fails here, loudly, and ``tests/test_adapter.py`` says what changed.
   packets with the sender's SSRC through the transport, answers NACKs and keyframe requests,
   and fills its sender reports.
 - ``restrict_host_addresses``: which local addresses ICE gathers on (aioice skips loopback).
+- ``route_rtx_streams``: lets an aiortc *client* receive retransmissions (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from typing import Any
 
 import aioice.ice
 import aiortc
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import (
+    MediaStreamTrack,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -41,6 +48,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
     unwrap_rtx,
 )
+from aiortc.sdp import SessionDescription
 
 from signaling.rtp import OutboundIdentity
 
@@ -363,3 +371,25 @@ def restrict_host_addresses(addresses: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         aioice.ice.get_host_addresses = original
+
+
+def route_rtx_streams(pc: RTCPeerConnection, remote_sdp: str) -> int:
+    """Route each remote RTX stream to its receiver by SSRC (for aiortc as a *subscriber*).
+
+    aiortc registers only the media SSRC of a receiver and otherwise routes by payload type,
+    which is ambiguous with two video receivers in one bundle: retransmissions would be
+    dropped. Chrome reads ``a=ssrc-group:FID`` itself; this does the same for aiortc.
+    """
+    description = SessionDescription.parse(remote_sdp)
+    routed = 0
+    for media in description.media:
+        transceiver = next((t for t in pc.getTransceivers() if t.mid == media.rtp.muxId), None)
+        if transceiver is None:
+            continue
+        for group in media.ssrc_group:
+            if group.semantic == "FID" and len(group.items) == 2:
+                rtx_ssrc = int(group.items[1])
+                router = transceiver.receiver.transport._rtp_router
+                router.ssrc_table[rtx_ssrc] = transceiver.receiver
+                routed += 1
+    return routed

@@ -29,7 +29,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 
-from signaling.adapter import ReceiverTap
+from signaling.adapter import ReceiverTap, route_rtx_streams
 
 VIDEO_CLOCK = 90000
 AUDIO_RATE = 48000
@@ -360,6 +360,7 @@ class Client:
                 self.subscribe_pc.on("track", self._on_track)
             pc = self.subscribe_pc
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+            route_rtx_streams(pc, offer["sdp"])
             await pc.setLocalDescription(await pc.createAnswer())
             if first and self._on_subscribe_pc is not None:
                 self._on_subscribe_pc(pc)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
@@ -19,8 +23,10 @@ from sessions.models import Attendance
 from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
 from signaling.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
+from signaling.protocol import CLIENT_TYPES, ERRORS
 from tests.conftest import make_user
 from tests.factories import make_meeting, token
+from tests.impair import Impairment
 from web.app import create_app
 from web.keys import HUB
 
@@ -250,6 +256,7 @@ async def test_grace_expires_into_left(
     left = await chair.wait_for("participant_left", after=mark, timeout=10)
     assert left["participant_id"] == pid
     assert left["reason"] == "timeout"
+
     async def outcome() -> AttendanceOutcome | None:
         db.expire_all()
         return await db.scalar(select(Attendance.outcome).where(Attendance.site_id == 1))
@@ -491,3 +498,178 @@ async def test_end_meeting_closes_everything(
     late = await clients(meeting.id, "site:3", "Điểm cầu 3", RoomRole.SITE)
     refused = await late.connect()
     assert refused["id"] == "meeting_not_open"
+
+
+async def test_handshake_refusals(
+    clients: ClientFactory, db: AsyncSession, server: TestServer, settings: Settings
+) -> None:
+    meeting = await make_meeting(db)
+    scheduled = await make_meeting(db, status=MeetingStatus.SCHEDULED, reference="PH-TEST-2")
+    old = await clients(meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE)
+    assert (await old.connect(version=99))["id"] == "unsupported_version"
+    expired = Client(
+        str(server.make_url("/")),
+        token(settings.session_key, meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE, expires=1),
+    )
+    try:
+        refused = await expired.connect()
+        assert refused["id"] == "token_expired"
+        assert "hết hạn" in refused["message"]
+    finally:
+        await expired.close()
+    forged = Client(
+        str(server.make_url("/")),
+        token(b"k" * 32, meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE),
+    )
+    try:
+        assert (await forged.connect())["id"] == "token_signature"
+    finally:
+        await forged.close()
+    early = await clients(scheduled.id, "site:1", "Điểm cầu 1", RoomRole.SITE)
+    assert (await early.connect())["id"] == "meeting_not_open"
+    assert server.app[HUB].rooms == {}
+
+
+async def test_cross_site_socket_is_refused(server: TestServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(
+                server.make_url("/live/ws"), headers={"Origin": "http://evil.example"}
+            )
+    assert refused.value.status == 403
+
+
+GARBAGE = st.one_of(
+    st.text(max_size=200),
+    st.binary(max_size=200),
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=10), children, max_size=4)
+        ),
+        max_leaves=12,
+    ).map(json.dumps),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(sorted(CLIENT_TYPES))},
+        optional={
+            "participant_id": st.one_of(st.none(), st.integers(), st.text(max_size=12)),
+            "sdp": st.one_of(st.integers(), st.text(max_size=300)),
+            "revision": st.one_of(st.integers(), st.text(max_size=5)),
+            "audio": st.one_of(st.booleans(), st.integers()),
+            "video": st.one_of(st.booleans(), st.text(max_size=3)),
+            "pc": st.text(max_size=10),
+            "candidate": st.one_of(st.none(), st.text(max_size=80)),
+            "all": st.one_of(st.booleans(), st.none()),
+            "raised": st.integers(),
+        },
+    )
+    .filter(lambda m: m["type"] not in ("leave", "end_meeting", "ice_restart", "publish_offer"))
+    .map(json.dumps),
+)
+
+
+async def test_garbage_never_disturbs_the_room(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    """Property: whatever a participant sends, it gets answers, stays connected, and the others
+    keep receiving media."""
+    meeting = await make_meeting(db)
+    chair, site1, site2 = await joined(clients, db, meeting.id)
+    await wait_until(lambda: all_see_all([chair, site1, site2], 10))
+    room = server.app[HUB].rooms[meeting.id]
+    loop = asyncio.get_running_loop()
+    sent = 0
+
+    async def send(payload: str | bytes) -> None:
+        nonlocal sent
+        mark = len(site2.messages)
+        await site2.send_raw(payload)
+        await site2.send({"type": "ping"})
+        sent += 1
+        # Every message is answered in order: the ping's pong proves the socket is alive.
+        await site2.wait_for("pong", after=mark, timeout=10)
+
+    @hypothesis.settings(
+        max_examples=60, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
+    )
+    @hypothesis.given(GARBAGE)
+    def property_holds(payload: str | bytes) -> None:
+        asyncio.run_coroutine_threadsafe(send(payload), loop).result(timeout=20)
+
+    before = {c.participant_id: chair.frames_from(c.participant_id) for c in (site1, site2)}
+    await asyncio.to_thread(property_holds)
+    assert sent >= 60
+    assert not site2.closed.is_set()
+    assert len(room.present()) == 3
+    assert {p.state for p in room.present()} == {"present"}
+    errors = [m for m in site2.messages if m["type"] == "error"]
+    assert errors, "malformed messages must be answered with an error"
+    assert all(m["id"] in ERRORS and m["message"] for m in errors)
+    await wait_until(lambda: all(chair.frames_from(pid) > n + 10 for pid, n in before.items()))
+
+
+async def test_message_size_limit(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    (chair,) = await joined(clients, db, meeting.id, n_sites=0)
+    mark = len(chair.messages)
+    await chair.send({"type": "raise_hand", "raised": True, "padding": "x" * 300_000})
+    refused = await chair.wait_for("error", after=mark)
+    assert refused["id"] == "too_large"
+    await chair.send({"type": "ping"})
+    await chair.wait_for("pong", after=mark)
+
+
+async def test_under_loss_and_jitter_video_keeps_flowing(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    """2 % loss and up to 50 ms of jitter on every peer's datagrams, both directions."""
+    impairments: list[Impairment] = []
+
+    def impair(pc: Any) -> None:
+        impairment = Impairment(loss=0.02, jitter=0.050, seed=len(impairments) + 1)
+        impairments.append(impairment)
+        impairment.apply(pc)
+
+    meeting = await make_meeting(db)
+    everyone = await joined(clients, db, meeting.id, on_publish_pc=impair, on_subscribe_pc=impair)
+    await wait_until(lambda: all_see_all(everyone, 30), timeout=30)
+    # Measure a steady window after start-up.
+    marks = {
+        (c.participant_id, o.participant_id): c.frames_from(o.participant_id)
+        for c in everyone
+        for o in everyone
+        if o is not c
+    }
+    for c in everyone:
+        for t in c.tracks.values():
+            t.max_gap.clear()
+    window = 6.0
+    await asyncio.sleep(window)
+    for c in everyone:
+        for o in everyone:
+            if o is c:
+                continue
+            fps = (
+                c.frames_from(o.participant_id) - marks[(c.participant_id, o.participant_id)]
+            ) / window
+            assert fps >= 25, f"{c.participant_id} got {fps:.1f} fps from {o.participant_id}"
+            assert c.max_gap_from(o.participant_id) <= 1.0
+    assert sum(i.dropped for i in impairments) > 50  # the loss really happened
+    room = server.app[HUB].rooms[meeting.id]
+    # Losses were repaired by retransmission on the server's legs.
+    assert (
+        sum(
+            f.stats.retransmitted
+            for p in room.present()
+            if p.subscribe
+            for f in p.subscribe.forwarders
+        )
+        > 0
+    )
