@@ -1,0 +1,60 @@
+"""Contract tests for the one module that relies on aiortc/aioice internals: if an upgrade
+moves what it hooks, these fail and say where."""
+
+from __future__ import annotations
+
+import aioice.ice
+import pytest
+from aiortc import RTCPeerConnection
+
+from signaling import adapter
+
+
+def test_every_internal_the_adapter_needs_exists() -> None:
+    assert adapter.check_internals() == []
+
+
+async def test_taps_replace_decoding_and_encoding() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video", direction="sendrecv")
+        received: list[object] = []
+
+        async def on_rtp(packet: object, arrival_time_ms: int) -> None:
+            received.append(packet)
+
+        tap = adapter.ReceiverTap.for_transceiver(transceiver, on_rtp, lambda sr: None)
+        assert transceiver.receiver._handle_rtp_packet is on_rtp
+        sender_tap = adapter.SenderTap(
+            transceiver.sender,
+            "video",
+            lambda: None,
+            lambda seq: None,
+            lambda bps: None,
+            lambda: None,
+        )
+        assert isinstance(transceiver.sender.track, adapter.ParkedTrack)
+        # Before negotiation there is nothing to send on.
+        assert sender_tap.send_now(b"\x80" * 12) is False
+        assert sender_tap.identity is None
+        tap.close()
+        sender_tap.close()
+    finally:
+        await pc.close()
+
+
+def test_host_addresses_are_restricted_and_restored() -> None:
+    original = aioice.ice.get_host_addresses
+    with adapter.restrict_host_addresses(("127.0.0.1", "::1")):
+        assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1"]
+        assert aioice.ice.get_host_addresses(True, True) == ["127.0.0.1", "::1"]
+    assert aioice.ice.get_host_addresses is original
+    with adapter.restrict_host_addresses(()):
+        assert aioice.ice.get_host_addresses is original
+
+
+def test_version_pin_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aiortc
+
+    monkeypatch.setattr(aiortc, "__version__", "2.0.0")
+    assert any("aiortc 2.0.0" in m for m in adapter.check_internals())
