@@ -12,6 +12,7 @@ import contextlib
 import fractions
 import json
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,10 +137,66 @@ class PreEncodedVideoTrack(MediaStreamTrack):
         return packet
 
 
+class PreEncodedAudioTrack(MediaStreamTrack):
+    """Replays Opus packets (20 ms each) encoded once in advance."""
+
+    kind = "audio"
+
+    def __init__(self, packets: list[av.Packet[Any]]) -> None:
+        super().__init__()
+        self._packets = packets
+        self._count = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        target = self._start + self._count * 0.02
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        packet = av.Packet(bytes(self._packets[self._count % len(self._packets)]))
+        packet.pts = self._count * 960
+        packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._count += 1
+        return packet
+
+
+def encode_opus(seconds: float = 1.0) -> list[av.Packet[Any]]:
+    """Opus packets of a tone, 20 ms each."""
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate = AUDIO_RATE
+    codec.layout = "stereo"
+    codec.format = "s16"
+    codec.bit_rate = 48_000
+    tone = SyntheticAudioTrack()
+    out: list[av.Packet[Any]] = []
+    n = AUDIO_RATE // 50
+    step = 2 * math.pi * tone.frequency / AUDIO_RATE
+    for i in range(int(seconds * 50)):
+        samples = b"".join(
+            int(8000 * math.sin((i * n + j) * step)).to_bytes(2, "little", signed=True) * 2
+            for j in range(n)
+        )
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=n)
+        frame.planes[0].update(samples)
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = i * n
+        out.extend(codec.encode(frame))
+    return out
+
+
 def encode_vp8(
-    width: int, height: int, frames: int, fps: int = 30, bitrate: int = 800_000
+    width: int,
+    height: int,
+    frames: int,
+    fps: int = 30,
+    bitrate: int = 800_000,
+    *,
+    noisy: bool = False,
 ) -> list[av.Packet[Any]]:
-    """Encode a moving pattern once; keyframe first (and every 2 seconds, as a browser would)."""
+    """Encode a moving pattern once; keyframe first (and every 2 seconds, as a browser would).
+    ``noisy`` adds grain so the encoder spends its whole bitrate, as a real camera does."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = width, height
     codec.pix_fmt = "yuv420p"
@@ -151,7 +208,11 @@ def encode_vp8(
     out: list[av.Packet[Any]] = []
     for i in range(frames):
         frame = av.VideoFrame(width, height, "yuv420p")
-        frame.planes[0].update(track._patterns[i % len(track._patterns)])
+        luma = track._patterns[i % len(track._patterns)]
+        if noisy:
+            grain = random.Random(i).randbytes(len(luma))
+            luma = bytes((a + (b & 0x03)) & 0xFF for a, b in zip(luma, grain, strict=True))
+        frame.planes[0].update(luma)
         chroma = bytes([128]) * frame.planes[1].buffer_size
         frame.planes[1].update(chroma)
         frame.planes[2].update(chroma)
@@ -215,6 +276,7 @@ class Client:
         video: Callable[[], MediaStreamTrack] | None = None,
         audio: Callable[[], MediaStreamTrack] | None = None,
         decode: bool = True,
+        count_frames: bool = True,
         session: aiohttp.ClientSession | None = None,
         on_publish_pc: Callable[[RTCPeerConnection], None] | None = None,
         on_subscribe_pc: Callable[[RTCPeerConnection], None] | None = None,
@@ -227,6 +289,7 @@ class Client:
         self.audio = audio
         self.published: list[MediaStreamTrack] = []
         self.decode = decode
+        self.count_frames = count_frames
         self.messages: list[dict[str, Any]] = []
         self.welcome: dict[str, Any] = {}
         self.participant_id = ""
@@ -386,7 +449,7 @@ class Client:
         received = self.tracks[mid] = ReceivedTrack(mid, track.kind, self._mid_owner.get(mid))
         if self.decode:
             self._spawn(self._consume(track, received))
-        else:
+        elif self.count_frames:
             counter = FrameCounter(received)
             self.taps.append(
                 ReceiverTap.for_transceiver(transceiver, counter.on_rtp, counter.on_sender_report)

@@ -1,0 +1,105 @@
+"""Shared pieces of the benchmarks: server processes, CPU and memory readings, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class CpuWindow:
+    """CPU use of one process over a wall-clock window, as a share of one core."""
+
+    pid: int
+    started_cpu: float = 0.0
+    started_at: float = 0.0
+
+    def start(self) -> None:
+        self.started_cpu = cpu_seconds(self.pid)
+        self.started_at = time.monotonic()
+
+    def stop(self) -> tuple[float, float]:
+        """(share of one core, CPU seconds used)."""
+        used = cpu_seconds(self.pid) - self.started_cpu
+        return used / (time.monotonic() - self.started_at), used
+
+
+@contextlib.contextmanager
+def process(
+    args: Sequence[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"server exited: {err[-2000:]}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.post(url) if url.endswith("/reset") else session.get(url) as r:
+                    if r.status < 500:
+                        return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"min": 0.0, "median": 0.0}
+    return {"min": round(min(values), 2), "median": round(statistics.median(values), 2)}
+
+
+def slope_through_origin(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of y = b·x."""
+    denominator = sum(x * x for x in xs)
+    return sum(x * y for x, y in zip(xs, ys, strict=True)) / denominator if denominator else 0.0
