@@ -19,7 +19,7 @@ SERVER_TYPES = [t for t in typing.get_args(protocol.ServerMessage)]
 
 
 def test_minimal_messages_parse() -> None:
-    samples = {
+    samples: dict[str, dict[str, object]] = {
         "hello": {"version": 1, "token": "t"},
         "publish_offer": {"sdp": "v=0"},
         "subscribe_answer": {"sdp": "v=0", "revision": 3},
