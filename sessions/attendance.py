@@ -31,6 +31,7 @@ async def record_join(
     display_name: str,
     role_label: str,
     at: datetime,
+    recording_ack: bool = False,
 ) -> int:
     columns = subject_columns(subject)
     row = Attendance(
@@ -42,6 +43,7 @@ async def record_join(
         role_label=role_label,
         joined_at=at,
         outcome=AttendanceOutcome.PRESENT,
+        recording_notice_ack_at=at if recording_ack else None,
     )
     db.add(row)
     await db.flush()

@@ -112,6 +112,9 @@ class Site(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The kiosk PC of this endpoint proves itself with a device token; only its hash is kept.
+    device_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    device_token_issued_at: Mapped[datetime | None]
 
 
 class User(Base):

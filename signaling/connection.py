@@ -127,7 +127,7 @@ async def _hello(
         except tokens.TokenError as exc:
             raise protocol.ProtocolError(f"token_{exc.reason}") from exc
         room = await hub.room_for(claims.meeting_id)
-        participant = await room.join(claims, connection)
+        participant = await room.join(claims, connection, recording_ack=message.recording_ack)
     except protocol.ProtocolError as exc:
         connection.close(exc.error_id)
         return None, None

@@ -16,6 +16,7 @@ from signaling import protocol
 from signaling.adapter import restrict_host_addresses
 from signaling.journal import DbJournal
 from signaling.peer import CandidatePolicy
+from signaling.probe import Probes
 from signaling.quality import profile
 from signaling.room import MediaConfig, Room, RoomPolicy
 
@@ -35,6 +36,7 @@ class Hub:
             reconnect_grace=float(settings.reconnect_grace_seconds),
         )
         self.rooms: dict[int, Room] = {}
+        self.probes = Probes(settings)
         self._opening = asyncio.Lock()
 
     async def room_for(self, meeting_id: int) -> Room:
@@ -75,10 +77,37 @@ class Hub:
         await room.end(None)
         return True
 
+    def status(self) -> list[dict[str, object]]:
+        """What is live on this process, for operators (and tests): rooms, people, media."""
+        out: list[dict[str, object]] = []
+        for meeting_id, room in self.rooms.items():
+            people = []
+            for p in room.participants.values():
+                forwarders = p.subscribe.forwarders if p.subscribe else []
+                people.append(
+                    {
+                        "id": p.id,
+                        "subject": p.claims.subject,
+                        "name": p.claims.name,
+                        "role": p.claims.role.value,
+                        "state": p.state,
+                        "muted_by_chair": p.muted_by_chair,
+                        "sources": {
+                            s.kind: {"packets": s.packets_received, "keyframes": s.keyframes_seen}
+                            for s in p.sources
+                        },
+                        "forwarded_packets": sum(f.stats.packets for f in forwarders),
+                        "subscriptions": len(forwarders),
+                    }
+                )
+            out.append({"meeting_id": meeting_id, "live": room.live, "participants": people})
+        return out
+
     async def close(self) -> None:
         for room in list(self.rooms.values()):
             await room.close()
         self.rooms.clear()
+        await self.probes.close_all()
 
 
 @contextmanager

@@ -51,6 +51,7 @@ class DbJournal:
                 display_name=participant.claims.name,
                 role_label=participant.claims.role_label or participant.claims.role.value,
                 at=now,
+                recording_ack=participant.recording_ack,
             )
             await audit.record(
                 db,

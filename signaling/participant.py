@@ -37,6 +37,7 @@ class Participant:
     muted_by_chair: bool = False
     grace_timer: asyncio.TimerHandle | None = None
     attendance_id: int | None = None
+    recording_ack: bool = False
     interruptions: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -102,6 +102,7 @@ class Hello:
     version: int
     token: str
     locale: str = "vi"
+    recording_ack: bool = False  # the person read the recording notice before joining
 
 
 @dataclass(frozen=True)

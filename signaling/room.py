@@ -163,11 +163,14 @@ class Room:
 
     # ---- joining and leaving -------------------------------------------------------------
 
-    async def join(self, claims: JoinClaims, connection: Connection) -> Participant:
+    async def join(
+        self, claims: JoinClaims, connection: Connection, *, recording_ack: bool = False
+    ) -> Participant:
         if self.ended:
             raise protocol.ProtocolError("meeting_not_open")
         existing = self.by_subject(claims.subject)
         if existing is not None:
+            existing.recording_ack = existing.recording_ack or recording_ack
             await self._resume(existing, connection)
             return existing
         waiting = claims.subject in self.removed_subjects or (
@@ -178,6 +181,7 @@ class Room:
             claims=claims,
             state="waiting" if waiting else "present",
             connection=connection,
+            recording_ack=recording_ack,
         )
         self.participants[participant.id] = participant
         self._welcome(participant, resumed=False)

@@ -16,7 +16,7 @@ from web import i18n, templating
 from web.auth import Handler, auth_middleware
 from web.errors import error_middleware
 from web.keys import CLOCK, DB, ENGINE, HUB, SETTINGS, TEMPLATES, TRANSLATIONS, VAULT
-from web.views import account, cases, dashboard, live, meetings
+from web.views import account, cases, dashboard, live, meetings, room
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -27,7 +27,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob: mediastream:",
-        "connect-src 'self'",
+        "connect-src 'self' ws: wss:",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[VAULT] = IdentityVault(settings.identity_key)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_hub)
-    for module in (account, dashboard, cases, meetings, live):
+    for module in (account, dashboard, cases, meetings, live, room):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
     return app

@@ -109,7 +109,7 @@ def _same_origin(request: web.Request) -> bool:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Open the request's database session, resolve the user, enforce CSRF on POST."""
-    if request.path.startswith(("/static/", "/live/")):
+    if request.path.startswith(("/static/", "/live/ws", "/live/probe")):
         # Static files need no session; a live socket must not hold a database connection
         # for hours (it authenticates with its join token instead).
         return await handler(request)

@@ -6,8 +6,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from sessions import tokens
+from sessions.enums import Role
 from signaling import connection
-from web.keys import HUB
+from signaling.protocol import ProtocolError
+from web.auth import require_roles
+from web.keys import CLOCK, HUB, SETTINGS
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 15.0
@@ -29,3 +33,37 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     await connection.serve(ws, hub)
     return ws
+
+
+@routes.post("/live/probe", name="live_probe")
+async def probe(request: web.Request) -> web.StreamResponse:
+    """The pre-join test call. A valid join token is the ticket (no cookie: no CSRF)."""
+    try:
+        body = await request.json()
+        token, sdp = str(body["token"]), str(body["sdp"])
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"error": "bad_request"}, status=400)
+    try:
+        tokens.verify(token, request.app[SETTINGS].session_key, request.app[CLOCK].now())
+    except tokens.TokenError as exc:
+        return web.json_response({"error": f"token_{exc.reason}"}, status=403)
+    try:
+        probe_id, answer = await request.app[HUB].probes.answer(sdp)
+    except ProtocolError as exc:
+        return web.json_response({"error": exc.error_id}, status=400)
+    except RuntimeError:
+        return web.json_response({"error": "busy"}, status=503)
+    return web.json_response({"id": probe_id, "sdp": answer})
+
+
+@routes.delete("/live/probe/{probe_id}", name="live_probe_end")
+async def probe_end(request: web.Request) -> web.StreamResponse:
+    await request.app[HUB].probes.close(request.match_info["probe_id"])
+    return web.json_response({})
+
+
+@routes.get("/live/rooms", name="live_rooms")
+@require_roles(Role.OFFICER)
+async def rooms(request: web.Request) -> web.StreamResponse:
+    """Operators' view of what is live in this process."""
+    return web.json_response({"rooms": request.app[HUB].status()})

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from sessions import meetings
+from sessions import joining, meetings
 from sessions.enums import MeetingStatus, Role
-from sessions.errors import N_
+from sessions.errors import N_, PermissionDenied
 from web.auth import current_user, db_of, login_required, require_roles
 from web.forms import form_text
 from web.keys import CLOCK, SETTINGS
@@ -64,6 +64,15 @@ async def _detail(
     meeting = await meetings.get_meeting(db, meeting_id)
     attendance = await meetings.attendance_of(db, meeting_id)
     user = current_user(request)
+    try:
+        joining.room_role(user, meeting)
+        may_join = meeting.status in (
+            MeetingStatus.SCHEDULED,
+            MeetingStatus.OPEN,
+            MeetingStatus.LIVE,
+        )
+    except PermissionDenied:
+        may_join = False
     return render(
         request,
         "meetings/detail.html",
@@ -73,6 +82,7 @@ async def _detail(
             "can_cancel": user.has_any(Role.OFFICER, Role.CHAIR)
             and meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.OPEN),
             "cancel_error": cancel_error,
+            "can_join": may_join,
         },
         status=status,
     )

@@ -1,0 +1,67 @@
+"""Who may join a meeting, in which room role, and the signed token that says so."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sessions.enums import MeetingSiteRole, Role
+from sessions.errors import N_, PermissionDenied
+from sessions.models import Meeting, Site, User
+from sessions.tokens import JoinClaims, RoomRole
+
+TOKEN_HOURS = 12
+ROLE_LABELS = {
+    RoomRole.CHAIR: "Người chủ trì",
+    RoomRole.OFFICER: "Người tiếp công dân",
+    RoomRole.SECRETARY: "Thư ký",
+    RoomRole.SITE: "Điểm cầu",
+    RoomRole.PARTICIPANT: "Người tham gia",
+}
+
+
+def room_role(user: User, meeting: Meeting) -> RoomRole:
+    """The role a signed-in user takes in a meeting, or PermissionDenied."""
+    if meeting.chair_id == user.id:
+        return RoomRole.CHAIR
+    if meeting.secretary_id == user.id:
+        return RoomRole.SECRETARY
+    if user.has_any(Role.OFFICER, Role.CHAIR, Role.SECRETARY):
+        return RoomRole.OFFICER
+    site_ids = {ms.site_id for ms in meeting.sites}
+    if user.has_any(Role.SITE_OPERATOR, Role.CENTRAL_LIAISON) and user.site_id in site_ids:
+        return RoomRole.SITE
+    raise PermissionDenied(N_("You are not a participant of this meeting."))
+
+
+def claims_for_user(user: User, meeting: Meeting, now: datetime) -> JoinClaims:
+    role = room_role(user, meeting)
+    site_id = user.site_id if role is RoomRole.SITE else _host_site_id(meeting)
+    return JoinClaims(
+        meeting_id=meeting.id,
+        subject=f"user:{user.id}",
+        name=user.full_name,
+        role=role,
+        expires=int((now + timedelta(hours=TOKEN_HOURS)).timestamp()),
+        site_id=site_id,
+        role_label=user.position or ROLE_LABELS[role],
+    )
+
+
+def claims_for_site(site: Site, meeting: Meeting, now: datetime) -> JoinClaims:
+    """An endpoint's kiosk joins as the endpoint itself."""
+    if site.id not in {ms.site_id for ms in meeting.sites}:
+        raise PermissionDenied(N_("This endpoint is not part of the meeting."))
+    host = any(ms.site_id == site.id and ms.role is MeetingSiteRole.HOST for ms in meeting.sites)
+    return JoinClaims(
+        meeting_id=meeting.id,
+        subject=f"site:{site.id}",
+        name=site.name,
+        role=RoomRole.SITE,
+        expires=int((now + timedelta(hours=TOKEN_HOURS)).timestamp()),
+        site_id=site.id,
+        role_label="Điểm cầu chính" if host else "Điểm cầu thành phần",
+    )
+
+
+def _host_site_id(meeting: Meeting) -> int | None:
+    return next((ms.site_id for ms in meeting.sites if ms.role is MeetingSiteRole.HOST), None)

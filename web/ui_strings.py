@@ -1,0 +1,65 @@
+"""Strings the browser modules show, as catalog msgids (rendered translated into each page)."""
+
+from __future__ import annotations
+
+from gettext import NullTranslations
+
+from sessions.errors import N_
+
+JS_STRINGS = {
+    "camera": N_("Camera"),
+    "microphone": N_("Microphone"),
+    "speaker": N_("Speaker"),
+    "you": N_("you"),
+    "mute": N_("Mute"),
+    "give_floor": N_("Give the floor"),
+    "send_back": N_("Back to waiting room"),
+    "remove": N_("Remove"),
+    "admit": N_("Admit"),
+    "confirm_end": N_("End the meeting for everyone?"),
+    "confirm_remove": N_("Remove this participant from the meeting?"),
+    "mute_mic": N_("Mute microphone"),
+    "unmute_mic": N_("Unmute microphone"),
+    "camera_off": N_("Turn camera off"),
+    "camera_on": N_("Turn camera on"),
+    "audio_only": N_("Audio only"),
+    "video_on": N_("Send video again"),
+    "raise_hand": N_("Raise hand"),
+    "lower_hand": N_("Lower hand"),
+    "badge_muted": N_("microphone off"),
+    "badge_muted_by_chair": N_("muted by the chair"),
+    "badge_no_video": N_("no video"),
+    "badge_hand": N_("hand raised"),
+    "badge_floor": N_("has the floor"),
+    "badge_reconnecting": N_("reconnecting…"),
+    "muted_by_chair": N_("The chair muted your microphone. Raise your hand to ask for the floor."),
+    "quality_good": N_("good link"),
+    "quality_fair": N_("fair link"),
+    "quality_poor": N_("poor link"),
+    "testing": N_("Testing the connection…"),
+    "test_failed": N_("The test call failed. Check the network and try again."),
+    "verdict_good": N_("Good"),
+    "verdict_fair": N_("Acceptable"),
+    "verdict_poor": N_("Poor"),
+    "rtt": N_("round trip"),
+    "loss": N_("loss"),
+    "bitrate": N_("bitrate"),
+    "problem_no_camera": N_(
+        "No camera was found. You will take part with sound only; others will hear you."
+    ),
+    "problem_camera_denied": N_(
+        "The browser was not allowed to use the camera. You will take part with sound only; "
+        "allow the camera in the browser settings to be seen."
+    ),
+    "problem_no_devices": N_(
+        "No microphone or camera could be used. You can still watch and listen."
+    ),
+    "ended_ended": N_("The meeting has ended. Thank you."),
+    "ended_removed": N_("The chair removed you from the meeting."),
+    "ended_refused": N_("You could not join this meeting. The join link may have expired."),
+    "ended_closed": N_("You left the meeting."),
+}
+
+
+def translated(translations: NullTranslations) -> dict[str, str]:
+    return {key: translations.gettext(message) for key, message in JS_STRINGS.items()}

@@ -1,0 +1,202 @@
+"""Pages that take people into a live meeting: the meeting page for staff, join links for
+invitees, the commune kiosk, and the page for browsers that cannot take part."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from sessions import devices, joining, meetings, tokens
+from sessions.enums import MeetingStatus, RecordingPolicy, Role
+from sessions.errors import N_
+from sessions.models import Meeting, MeetingSite, Site
+from signaling.hub import JOINABLE
+from web import i18n
+from web.auth import current_user, db_of, login_required, require_roles
+from web.keys import CLOCK, SETTINGS
+from web.templating import locale_of, render, translate, translations_of
+from web.ui_strings import translated
+
+routes = web.RouteTableDef()
+KIOSK_DAY_AHEAD = 1
+
+
+def strings_json(request: web.Request) -> Markup:
+    """The browser's strings, safe inside <script type="application/json">."""
+    data = translated(translations_of(request))
+    data["locale"] = locale_of(request)
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    # JSON with "<" escaped cannot close the script element it is placed in.
+    return Markup(text)
+
+
+def _room_context(
+    request: web.Request, meeting: Meeting, claims: tokens.JoinClaims, *, staff: bool
+) -> dict[str, object]:
+    settings = request.app[SETTINGS]
+    return {
+        "meeting": meeting,
+        "token": tokens.sign(claims, settings.session_key),
+        "claims": claims,
+        "recording_required": meeting.recording_policy is not RecordingPolicy.NEVER,
+        "strings": strings_json(request),
+        "staff": staff,
+        "is_open": meeting.status in JOINABLE,
+    }
+
+
+@routes.get("/meetings/{meeting_id:\\d+}/room", name="meeting_room")
+@login_required
+async def meeting_room(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    meeting = await meetings.get_meeting(db_of(request), int(request.match_info["meeting_id"]))
+    claims = joining.claims_for_user(user, meeting, request.app[CLOCK].now())
+    return render(request, "room.html", _room_context(request, meeting, claims, staff=True))
+
+
+def _token_problem(request: web.Request, reason: str, status: int) -> web.StreamResponse:
+    messages = {
+        "expired": N_(
+            "This join link has expired. Ask the reception office (Ban Tiếp công dân) "
+            "for a new link, or call the number on your invitation."
+        ),
+        "signature": N_(
+            "This join link is not valid: it was changed or not issued by this server. "
+            "Ask the reception office for a new link."
+        ),
+        "malformed": N_(
+            "This join link is incomplete. Open the whole link from your invitation, "
+            "or ask the reception office for a new one."
+        ),
+        "closed": N_("This meeting has ended or was cancelled. Nothing more to join here."),
+    }
+    return render(
+        request,
+        "join_problem.html",
+        {"message": translate(request, messages[reason]), "reason": reason},
+        status=status,
+    )
+
+
+@routes.get("/join/{token}", name="join_link")
+async def join_link(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    try:
+        claims = tokens.verify(
+            request.match_info["token"], settings.session_key, request.app[CLOCK].now()
+        )
+    except tokens.TokenError as exc:
+        return _token_problem(request, exc.reason, 410 if exc.reason == "expired" else 400)
+    meeting = await db_of(request).get(Meeting, claims.meeting_id)
+    if meeting is None or meeting.status in (
+        MeetingStatus.CANCELLED,
+        MeetingStatus.ENDED,
+        MeetingStatus.MINUTES_FINALISED,
+    ):
+        return _token_problem(request, "closed", 410)
+    meeting = await meetings.get_meeting(db_of(request), meeting.id)
+    return render(request, "room.html", _room_context(request, meeting, claims, staff=False))
+
+
+@routes.get("/unsupported", name="unsupported")
+async def unsupported(request: web.Request) -> web.StreamResponse:
+    return render(request, "unsupported.html")
+
+
+# ---- kiosk -----------------------------------------------------------------------------
+
+
+async def _kiosk_site(request: web.Request) -> Site:
+    site = await devices.site_for(db_of(request), request.match_info["device"])
+    if site is None:
+        raise web.HTTPForbidden
+    return site
+
+
+@routes.get("/kiosk/{device}", name="kiosk")
+async def kiosk(request: web.Request) -> web.StreamResponse:
+    site = await devices.site_for(db_of(request), request.match_info["device"])
+    if site is None:
+        return render(request, "kiosk_refused.html", status=403)
+    return render(
+        request,
+        "kiosk.html",
+        {
+            "site": site,
+            "state_url": f"/kiosk/{request.match_info['device']}/state",
+            "strings": strings_json(request),
+        },
+    )
+
+
+@routes.get("/kiosk/{device}/state", name="kiosk_state")
+async def kiosk_state(request: web.Request) -> web.StreamResponse:
+    """What the kiosk shows and whether it should be in a meeting now (polled)."""
+    db = db_of(request)
+    site = await _kiosk_site(request)
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK].now()
+    _, today_end = meetings.local_day_bounds(now.astimezone(settings.zone).date(), settings.zone)
+    end = today_end + timedelta(days=KIOSK_DAY_AHEAD)
+    rows = list(
+        await db.scalars(
+            select(Meeting)
+            .join(MeetingSite, MeetingSite.meeting_id == Meeting.id)
+            .where(
+                MeetingSite.site_id == site.id,
+                Meeting.planned_end > now,
+                Meeting.planned_start < end,
+                Meeting.status.in_([MeetingStatus.SCHEDULED, *JOINABLE]),
+            )
+            .options(selectinload(Meeting.sites))
+            .order_by(Meeting.planned_start)
+        )
+    )
+    active = next((m for m in rows if m.status in JOINABLE), None)
+    locale = locale_of(request)
+    return web.json_response(
+        {
+            "site": {"id": site.id, "name": site.name, "code": site.code},
+            "now": now.isoformat(),
+            # A kiosk screen is seen by everyone in the room: titles only, never case details.
+            "meetings": [
+                {
+                    "id": m.id,
+                    "title": m.title,
+                    "starts": i18n.show_time(m.planned_start, locale, settings.zone),
+                    "ends": i18n.show_time(m.planned_end, locale, settings.zone),
+                    "status": m.status.value,
+                }
+                for m in rows
+            ],
+            "active": None
+            if active is None
+            else {
+                "meeting_id": active.id,
+                "title": active.title,
+                "token": tokens.sign(
+                    joining.claims_for_site(site, active, now), settings.session_key
+                ),
+            },
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.post("/sites/{site_id:\\d+}/device-token", name="site_device_token")
+@require_roles(Role.ADMIN)
+async def issue_device_token(request: web.Request) -> web.StreamResponse:
+    db = db_of(request)
+    site = await db.get(Site, int(request.match_info["site_id"]))
+    if site is None:
+        raise web.HTTPNotFound
+    token = await devices.issue(
+        db, site, request.app[CLOCK].now(), actor_id=current_user(request).id
+    )
+    url = f"{request.app[SETTINGS].effective_public_url}/kiosk/{token}"
+    return render(request, "device_token.html", {"site": site, "url": url})
