@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint messages clean
+NODE_TOOLS := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test lint messages clean browser
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +19,30 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/diemcau serve --demo
 
-## Lint, type-check and run the whole suite (SQLite, and PostgreSQL when configured).
-test: $(INSTALLED)
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_TOOLS)
+
+## Debian's Chromium for the browser tests: installed when missing and run as root; otherwise
+## stop and say what to run (the browser tests never skip).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "Chromium is missing. Run: sudo apt-get install -y chromium   (then make test)"; exit 1; \
+	  fi; \
+	fi
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "The browser tests need root (a loopback-only network namespace). Run: sudo make test"; exit 1; \
+	fi
+
+## Lint, type-check (Python and the browser modules) and run the whole suite.
+test: $(INSTALLED) $(NODE_TOOLS) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	node_modules/.bin/tsc -p jsconfig.json
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
@@ -33,4 +55,4 @@ messages: $(INSTALLED)
 	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -i web/locale/messages.pot -d web/locale -l vi
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache test-artifacts

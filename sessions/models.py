@@ -113,7 +113,7 @@ class Site(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The kiosk PC of this endpoint proves itself with a device token; only its hash is kept.
-    device_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    device_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     device_token_issued_at: Mapped[datetime | None]
 
 

@@ -63,7 +63,7 @@ async def probe_end(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/live/rooms", name="live_rooms")
-@require_roles(Role.OFFICER)
+@require_roles(Role.OFFICER, Role.CHAIR)
 async def rooms(request: web.Request) -> web.StreamResponse:
     """Operators' view of what is live in this process."""
     return web.json_response({"rooms": request.app[HUB].status()})

@@ -17,18 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("sites", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("device_token_hash", sa.String(length=64), nullable=True))
-        batch_op.add_column(
-            sa.Column("device_token_issued_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_sites_device_token_hash"), ["device_token_hash"]
-        )
+    # Plain ADD COLUMN and a unique index: no table rebuild on SQLite.
+    op.add_column("sites", sa.Column("device_token_hash", sa.String(length=64), nullable=True))
+    op.add_column(
+        "sites", sa.Column("device_token_issued_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.create_index(op.f("ix_sites_device_token_hash"), "sites", ["device_token_hash"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sites", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_sites_device_token_hash"), type_="unique")
+    op.drop_index(op.f("ix_sites_device_token_hash"), table_name="sites")
+    with op.batch_alter_table("sites") as batch_op:
         batch_op.drop_column("device_token_issued_at")
         batch_op.drop_column("device_token_hash")

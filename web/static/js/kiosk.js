@@ -63,6 +63,7 @@ function leaveMeeting() {
   }
   view?.destroy();
   view = null;
+  $('kiosk-waiting').setAttribute('hidden', '');
   activeMeeting = null;
   showIdle();
 }
@@ -79,6 +80,10 @@ async function joinMeeting(active) {
   session = new LiveSession({ url: socketUrl(), token: active.token, maxBackoff: 30 });
   view = new RoomView($('room'), session, t, { kiosk: true });
   const current = session;
+  const waitingNote = $('kiosk-waiting');
+  session.addEventListener('waiting', () => waitingNote.removeAttribute('hidden'));
+  session.addEventListener('admitted', () => waitingNote.setAttribute('hidden', ''));
+  session.addEventListener('welcome', () => waitingNote.toggleAttribute('hidden', !current.waiting));
   session.addEventListener('state', () => {
     if (['ended', 'removed', 'refused'].includes(current.state)) {
       finishedMeeting = active.meeting_id;

@@ -20,6 +20,7 @@ if (!webrtcSupported()) {
 
 /** @type {import('./media.js').LocalMedia} */
 let local = { stream: null, hasVideo: false, hasAudio: false, problem: 'no-devices' };
+/** @type {() => void} */
 let stopMeter = () => undefined;
 
 async function refreshDevices() {

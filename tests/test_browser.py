@@ -1,0 +1,393 @@
+"""Real Chromium (Debian's, driven by Playwright) against the real server, both inside a
+loopback-only network namespace. These tests never skip: without root or Chromium they fail
+with the command to run."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.netns import CHROMIUM_ARGS, Netns, NetnsUnavailable, Stage
+from sessions import db as database
+from sessions import devices, sites, tokens
+from sessions.clock import SystemClock
+from sessions.enums import (
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    RecordingPolicy,
+    Role,
+)
+from sessions.models import Attendance, Meeting, MeetingSite, Site
+from sessions.settings import Settings, load_settings
+from sessions.tokens import JoinClaims, RoomRole
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def netns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Netns]:
+    space = Netns(tmp_path_factory.mktemp("netns"))
+    try:
+        space.start()
+    except NetnsUnavailable as exc:
+        pytest.fail(str(exc))
+    yield space
+    space.close()
+
+
+@pytest.fixture
+def stage_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copyfile(sqlite_template, data_dir / "diemcau.sqlite3")
+    return load_settings(environ={}, overrides={"data_dir": data_dir})
+
+
+@pytest.fixture
+async def sdb(stage_settings: Settings) -> AsyncIterator[AsyncSession]:
+    engine = database.create_async(stage_settings.effective_database_url)
+    async with database.session_factory(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+@pytest.fixture
+def stage(netns: Netns, stage_settings: Settings) -> Iterator[Stage]:
+    running = Stage(netns, stage_settings.data_dir)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def browser(netns: Netns) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(netns.chromium), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome: Any = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture
+async def pages(
+    browser: Browser, request: pytest.FixtureRequest, stage: Stage
+) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+    """Open pages in separate browser contexts; on failure keep a screenshot of each."""
+    opened: list[tuple[str, Page, BrowserContext]] = []
+
+    async def open_page(name: str, **options: Any) -> Page:
+        context = await browser.new_context(**options)
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        opened.append((name, page, context))
+        return page
+
+    yield open_page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        folder = ARTIFACTS / request.node.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, page, _ in opened:
+            try:
+                await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+            except Exception as exc:  # a crashed page still must not hide the real failure
+                (folder / f"{name}.txt").write_text(f"no screenshot: {exc}")
+        if stage.log.exists():
+            shutil.copyfile(stage.log, folder / "server.log")
+    for _, _, context in opened:
+        await context.close()
+
+
+# ---- arranging ---------------------------------------------------------------------------
+
+
+async def arrange(
+    db: AsyncSession, *, status: MeetingStatus, waiting_room: bool = False
+) -> dict[str, Any]:
+    now = SystemClock().now()
+    await sites.seed_sites(db, now)
+    await db.flush()
+    by_code = {s.code: s for s in await db.scalars(select(Site))}
+    host = by_code[sites.PROVINCIAL_OFFICE_CODE]
+    commune_a, commune_b = by_code["05977"], by_code["05983"]
+    chair = await make_user(db, "lanhdao", Role.CHAIR, full_name="Lương Văn Bình")
+    meeting = Meeting(
+        reference="PH-B-1",
+        title="Đối thoại trực tuyến thử nghiệm",
+        kind=MeetingKind.SCHEDULED,
+        purpose=MeetingPurpose.DIALOGUE,
+        mode=MeetingMode.ONLINE,
+        chair_id=chair.id,
+        planned_start=now + timedelta(minutes=5),
+        planned_end=now + timedelta(hours=2),
+        status=status,
+        waiting_room=waiting_room,
+        recording_policy=RecordingPolicy.ALWAYS,
+        created_at=now,
+        sites=[
+            MeetingSite(site_id=host.id, role=MeetingSiteRole.HOST),
+            MeetingSite(site_id=commune_a.id, role=MeetingSiteRole.PARTICIPANT),
+            MeetingSite(site_id=commune_b.id, role=MeetingSiteRole.PARTICIPANT),
+        ],
+    )
+    db.add(meeting)
+    await db.flush()
+    token_a = await devices.issue(db, commune_a, now, actor_id=None)
+    token_b = await devices.issue(db, commune_b, now, actor_id=None)
+    await db.commit()
+    return {
+        "meeting": meeting,
+        "chair": chair,
+        "a": commune_a,
+        "b": commune_b,
+        "kiosk_a": token_a,
+        "kiosk_b": token_b,
+    }
+
+
+async def sign_in(page: Page, stage: Stage, username: str) -> None:
+    await page.goto(f"{stage.url}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("button.primary")
+    await page.wait_for_url(f"{stage.url}/")
+
+
+async def join_as_chair(page: Page, stage: Stage, meeting_id: int) -> None:
+    await sign_in(page, stage, "lanhdao")
+    await page.goto(f"{stage.url}/meetings/{meeting_id}/room")
+    await page.wait_for_function("() => document.getElementById('preview').srcObject !== null")
+    await page.check("#recording-ack")
+    await page.click("#join")
+    await page.wait_for_function("() => window.diemcau && window.diemcau.session.state === 'live'")
+
+
+RENDERED = """() => Object.fromEntries(
+    [...document.querySelectorAll('.tile:not(.self)')].map(t => [
+        t.querySelector('.name').textContent,
+        Number(t.querySelector('video').dataset.frames || 0),
+    ]))"""
+AUDIO = """async () => {
+    const s = window.diemcau.session; const out = {};
+    if (!s.subscribePc) return out;
+    (await s.subscribePc.getStats()).forEach(r => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        const info = s.tracks.get(r.mid); if (!info) return;
+        const p = s.participants.get(info.participant_id);
+        if (p) out[p.name] = r.packetsReceived;
+      }
+    });
+    return out;
+}"""
+
+
+async def rendered(page: Page) -> dict[str, int]:
+    result: dict[str, int] = await page.evaluate(RENDERED)
+    return result
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.25)
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+
+async def test_chair_and_two_kiosks_see_and_hear_each_other(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    chair = await pages("chair", viewport={"width": 1280, "height": 800})
+    kiosk_a = await pages("kiosk-a", viewport={"width": 1280, "height": 720})
+    kiosk_b = await pages("kiosk-b", viewport={"width": 1280, "height": 720})
+    await join_as_chair(chair, stage, world["meeting"].id)
+    await kiosk_a.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    await kiosk_b.goto(f"{stage.url}/kiosk/{world['kiosk_b']}")
+    names = {chair: world["chair"].full_name, kiosk_a: world["a"].name, kiosk_b: world["b"].name}
+
+    async def everyone_renders() -> bool:
+        for page, own in names.items():
+            frames = await rendered(page)
+            others = [n for n in names.values() if n != own]
+            if not all(frames.get(n, 0) >= 30 for n in others):
+                return False
+        return True
+
+    await wait_for(everyone_renders, timeout=40)
+    for page, own in names.items():
+        audio = await page.evaluate(AUDIO)
+        for other in (n for n in names.values() if n != own):
+            assert audio.get(other, 0) > 25, (own, other, audio)
+    # The server's side of the story.
+    rooms = await chair.evaluate("fetch('/live/rooms').then(r => r.json())")
+    people = {p["name"]: p for p in rooms["rooms"][0]["participants"]}
+    assert set(people) == set(names.values())
+    assert all(p["forwarded_packets"] > 100 and p["subscriptions"] == 4 for p in people.values())
+    # Kiosks show titles only and joined as their endpoint.
+    assert await kiosk_a.get_attribute("#app", "data-mode") == "room"
+
+    # The chair mutes commune A; its kiosk shows it, and so does everyone else.
+    tile = chair.locator(".tile", has_text=world["a"].name)
+    await tile.locator("[data-chair]").first.click()
+    await kiosk_a.wait_for_selector(".tile.self[data-muted-by-chair=true]")
+    await kiosk_a.wait_for_selector("[data-notice]:not([hidden])")
+    await kiosk_b.wait_for_selector(".tile[data-muted-by-chair=true]")
+    rooms = await chair.evaluate("fetch('/live/rooms').then(r => r.json())")
+    assert {p["name"]: p["muted_by_chair"] for p in rooms["rooms"][0]["participants"]}[
+        world["a"].name
+    ]
+    # Attendance recorded the chair's acknowledgement of the recording notice.
+    sdb.expire_all()
+    rows = list(await sdb.scalars(select(Attendance)))
+    acks = {r.display_name: r.recording_notice_ack_at is not None for r in rows}
+    assert acks[names[chair]] is True
+
+
+async def test_kiosk_joins_when_the_meeting_opens_and_returns_to_idle(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.SCHEDULED)
+    stage.start()
+    kiosk = await pages("kiosk", viewport={"width": 1920, "height": 1080})
+    await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    await kiosk.wait_for_selector("#next-meetings li")
+    assert "Đối thoại trực tuyến thử nghiệm" in await kiosk.inner_text("#next-meetings")
+    assert await kiosk.inner_text("#site-name") == world["a"].name
+    assert await kiosk.get_attribute("#app", "data-mode") == "idle"
+    await sdb.execute(update(Meeting).values(status=MeetingStatus.OPEN))
+    await sdb.commit()
+    await kiosk.wait_for_function(
+        "() => document.getElementById('app').dataset.mode === 'room' && "
+        "window.diemcau.session.state === 'live'",
+        timeout=20_000,
+    )
+    await sdb.execute(update(Meeting).values(status=MeetingStatus.ENDED))
+    await sdb.commit()
+    await kiosk.wait_for_function(
+        "() => document.getElementById('app').dataset.mode === 'idle'", timeout=20_000
+    )
+
+
+async def test_kiosk_rejoins_after_the_server_restarts(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    chair = await pages("chair")
+    kiosk = await pages("kiosk")
+    await join_as_chair(chair, stage, world["meeting"].id)
+    await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    chair_name = world["chair"].full_name
+
+    async def kiosk_sees_chair(at_least: int) -> bool:
+        return (await rendered(kiosk)).get(chair_name, 0) >= at_least
+
+    await wait_for(lambda: kiosk_sees_chair(20))
+    stage.restart()
+    await kiosk.wait_for_function("() => window.diemcau.session.state !== 'live'", timeout=20_000)
+    await kiosk.wait_for_function("() => window.diemcau.session.state === 'live'", timeout=40_000)
+    before = (await rendered(kiosk)).get(chair_name, 0)
+    await wait_for(lambda: kiosk_sees_chair(before + 20), timeout=40)
+
+
+async def test_prejoin_check_reports_a_verdict(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    page = await pages("prejoin")
+    await sign_in(page, stage, "lanhdao")
+    await page.goto(f"{stage.url}/meetings/{world['meeting'].id}/room")
+    await page.wait_for_function("() => document.getElementById('preview').srcObject !== null")
+    assert await page.is_disabled("#join")  # the recording notice must be acknowledged
+    await page.wait_for_function("() => Number(document.getElementById('level').dataset.level) > 0")
+    assert await page.locator("#camera option").count() >= 1
+    await page.click("#test-call")
+    await page.wait_for_function(
+        "() => ['good', 'fair', 'poor']"
+        ".includes(document.getElementById('verdict').dataset.verdict)",
+        timeout=20_000,
+    )
+    text = await page.inner_text("#verdict")
+    assert any(word in text for word in ("Tốt", "Chấp nhận được", "Kém"))
+    assert "ms" in text
+    assert "kbps" in text
+
+
+async def test_refusals_and_fallbacks(
+    stage: Stage,
+    sdb: AsyncSession,
+    stage_settings: Settings,
+    pages: Callable[..., Awaitable[Page]],
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    page = await pages("refusals")
+    expired = tokens.sign(
+        JoinClaims(world["meeting"].id, "invitee:1", "Hoàng Văn Sáng", RoomRole.PARTICIPANT, 1),
+        stage_settings.session_key,
+    )
+    response = await page.goto(f"{stage.url}/join/{expired}")
+    assert response is not None
+    assert response.status == 410
+    assert "Đường dẫn tham gia đã hết hạn" in await page.inner_text("main")
+    response = await page.goto(f"{stage.url}/kiosk/khong-hop-le")
+    assert response is not None
+    assert response.status == 403
+    assert "Thiết bị chưa được đăng ký" in await page.inner_text("main")
+
+    # A browser without WebRTC is sent to the page naming supported browsers.
+    no_webrtc = await pages("no-webrtc")
+    await no_webrtc.add_init_script("delete window.RTCPeerConnection")
+    await no_webrtc.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    await no_webrtc.wait_for_url(f"{stage.url}/unsupported")
+    assert "Google Chrome" in await no_webrtc.inner_text("main")
+
+    # A denied camera: the person joins with sound only and is told so.
+    denied = await pages("camera-denied")
+    await denied.add_init_script(
+        """const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = (c) => c && c.video
+          ? Promise.reject(new DOMException('denied', 'NotAllowedError')) : real(c);"""
+    )
+    valid = tokens.sign(
+        JoinClaims(world["meeting"].id, "site:1", "Trụ sở TCD tỉnh", RoomRole.SITE, 4102444800),
+        stage_settings.session_key,
+    )
+    await denied.goto(f"{stage.url}/join/{valid}")
+    await denied.wait_for_selector("#device-notice:not([hidden])")
+    assert "âm thanh" in await denied.inner_text("#device-notice")
+    assert await denied.get_attribute("#app", "data-camera") == "false"
+    await denied.check("#recording-ack")
+    await denied.click("#join")
+    await denied.wait_for_function(
+        "() => window.diemcau && window.diemcau.session.state === 'live'"
+    )
+    await denied.wait_for_function("() => window.diemcau.session.audioOnly === true")
