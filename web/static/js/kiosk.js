@@ -96,7 +96,7 @@ async function joinMeeting(active) {
 }
 
 async function poll() {
-  let delay = 5000;
+  let delay = 3000;
   try {
     const response = await fetch(stateUrl, { cache: 'no-store' });
     if (response.status === 403 || response.status === 404) {
@@ -118,7 +118,7 @@ async function poll() {
         leaveMeeting();
       }
       if (!active) finishedMeeting = null;
-      delay = activeMeeting ? 10000 : 5000;
+      delay = activeMeeting ? 10000 : 3000;
     }
   } catch {
     failures += 1;

@@ -139,6 +139,8 @@ export function countFrames(video) {
   if (!withCallback.requestVideoFrameCallback) return;
   const tick = () => {
     video.dataset.frames = String(Number(video.dataset.frames ?? '0') + 1);
+    // Wall-clock time of the first rendered frame: join latency, as people experience it.
+    if (!video.dataset.firstFrameAt) video.dataset.firstFrameAt = String(Date.now());
     withCallback.requestVideoFrameCallback?.(tick);
   };
   withCallback.requestVideoFrameCallback(tick);

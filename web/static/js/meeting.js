@@ -78,6 +78,7 @@ ack?.addEventListener('change', updateJoin);
 updateJoin();
 
 joinButton.addEventListener('click', () => {
+  app.dataset.joinClickedAt = String(Date.now());
   stopMeter();
   $('prejoin').setAttribute('hidden', '');
   const roomSection = $('room');

@@ -1,0 +1,222 @@
+"""Join latency in real Chromium: ``python -m bench.join [--json] [--runs N]`` (root).
+
+- **join → first remote frame**: a leader clicks "join" on the meeting page while a commune kiosk
+  is already in the meeting; until the first frame of the kiosk's video is rendered
+  (``requestVideoFrameCallback``).
+- **meeting opens → kiosk's first frame**: two idle kiosks; the meeting is opened (as the scheduler
+  does, in the database); until each kiosk renders the other's first frame. Includes the kiosks'
+  polling interval (3 s while idle).
+
+Everything runs inside a loopback-only network namespace, as the browser tests do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page, async_playwright
+from sqlalchemy import select, update
+
+from bench.netns import CHROMIUM_ARGS, Netns, Stage
+from sessions import db as database
+from sessions import devices, sites, users
+from sessions.enums import (
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    RecordingPolicy,
+    Role,
+)
+from sessions.models import Meeting, MeetingSite, Site
+from sessions.settings import load_settings
+
+PASSWORD = "mat-khau-do-hieu-nang"
+FIRST_REMOTE_FRAME = """() => {
+  const times = [...document.querySelectorAll('.tile:not(.self) video')]
+    .map(v => Number(v.dataset.firstFrameAt || 0)).filter(Boolean);
+  return times.length ? Math.min(...times) : 0;
+}"""
+
+
+async def prepare(data_dir: Path) -> dict[str, Any]:
+    settings = load_settings(environ={}, overrides={"data_dir": data_dir})
+    database.upgrade(database.create_sync(settings.effective_database_url))
+    engine = database.create_async(settings.effective_database_url)
+    now = datetime.now(UTC)
+    async with database.session_factory(engine)() as db, db.begin():
+        await sites.seed_sites(db, now)
+        await db.flush()
+        by_code = {s.code: s for s in await db.scalars(select(Site))}
+        leader = await users.create_user(
+            db,
+            username="lanhdao",
+            full_name="Lãnh đạo",
+            password=PASSWORD,
+            roles=[Role.CHAIR],
+            at=now,
+        )
+        kiosk_a = await devices.issue(db, by_code["05977"], now, actor_id=None)
+        kiosk_b = await devices.issue(db, by_code["05983"], now, actor_id=None)
+        ids = {
+            "leader": leader.id,
+            "host": by_code[sites.PROVINCIAL_OFFICE_CODE].id,
+            "a": by_code["05977"].id,
+            "b": by_code["05983"].id,
+        }
+    await engine.dispose()
+    return {"settings": settings, "kiosk_a": kiosk_a, "kiosk_b": kiosk_b, **ids}
+
+
+async def new_meeting(url: str, world: dict[str, Any], status: MeetingStatus, n: int) -> int:
+    engine = database.create_async(url)
+    now = datetime.now(UTC)
+    async with database.session_factory(engine)() as db, db.begin():
+        meeting = Meeting(
+            reference=f"PH-JOIN-{n}",
+            title=f"Phiên đo {n}",
+            kind=MeetingKind.AD_HOC,
+            purpose=MeetingPurpose.RECEPTION,
+            mode=MeetingMode.ONLINE,
+            chair_id=world["leader"],
+            planned_start=now,
+            planned_end=now + timedelta(hours=1),
+            status=status,
+            waiting_room=False,
+            recording_policy=RecordingPolicy.NEVER,
+            created_at=now,
+            sites=[
+                MeetingSite(site_id=world["host"], role=MeetingSiteRole.HOST),
+                MeetingSite(site_id=world["a"], role=MeetingSiteRole.PARTICIPANT),
+                MeetingSite(site_id=world["b"], role=MeetingSiteRole.PARTICIPANT),
+            ],
+        )
+        db.add(meeting)
+        await db.flush()
+        meeting_id = meeting.id
+    await engine.dispose()
+    return meeting_id
+
+
+async def open_meeting(url: str, meeting_id: int) -> float:
+    engine = database.create_async(url)
+    async with database.session_factory(engine)() as db, db.begin():
+        await db.execute(
+            update(Meeting).where(Meeting.id == meeting_id).values(status=MeetingStatus.OPEN)
+        )
+    opened = time.time() * 1000
+    await engine.dispose()
+    return opened
+
+
+async def first_frame(page: Page, timeout: float = 60.0) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = float(await page.evaluate(FIRST_REMOTE_FRAME))
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise TimeoutError("no remote frame rendered")
+
+
+async def run(runs: int) -> dict[str, Any]:
+    join_ms: list[float] = []
+    kiosk_ms: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="diemcau-join-") as tmp:
+        space = Netns(Path(tmp))
+        space.start()
+        try:
+            world = await prepare(Path(tmp) / "data")
+            url = world["settings"].effective_database_url
+            stage = Stage(space, Path(tmp) / "data")
+            await new_meeting(url, world, MeetingStatus.ENDED, 0)
+            stage.start()
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(space.chromium), args=CHROMIUM_ARGS
+                )
+                kiosks = []
+                for token in (world["kiosk_a"], world["kiosk_b"]):
+                    page = await (await browser.new_context()).new_page()
+                    await page.goto(f"{stage.url}/kiosk/{token}")
+                    kiosks.append(page)
+                leader = await (await browser.new_context()).new_page()
+                leader.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+                await leader.goto(f"{stage.url}/login")
+                await leader.fill("#username", "lanhdao")
+                await leader.fill("#password", PASSWORD)
+                await leader.click("button.primary")
+                await leader.wait_for_url(f"{stage.url}/")
+                for n in range(1, runs + 1):
+                    # Meeting opens: both idle kiosks join by themselves.
+                    meeting_id = await new_meeting(url, world, MeetingStatus.SCHEDULED, n)
+                    await asyncio.sleep(4)  # both kiosks are idle and have polled
+                    opened = await open_meeting(url, meeting_id)
+                    for page in kiosks:
+                        kiosk_ms.append(await first_frame(page) - opened)
+                    # A leader joins a meeting the kiosks are already in.
+                    await leader.goto(f"{stage.url}/meetings/{meeting_id}/room")
+                    await leader.wait_for_function(
+                        "() => document.getElementById('preview').srcObject !== null"
+                    )
+                    await leader.click("#join")
+                    clicked = float(
+                        await leader.evaluate(
+                            "() => Number(document.getElementById('app').dataset.joinClickedAt)"
+                        )
+                    )
+                    join_ms.append(await first_frame(leader) - clicked)
+                    # The leader ends it; the kiosks go back to their idle screens.
+                    await leader.wait_for_function("() => window.diemcau.session.role === 'chair'")
+                    await leader.click("[data-action=end]")
+                    for page in kiosks:
+                        await page.wait_for_function(
+                            "() => document.getElementById('app').dataset.mode === 'idle'"
+                        )
+                    print(
+                        f"run {n}: join {join_ms[-1]:.0f} ms, "
+                        f"kiosks {kiosk_ms[-2]:.0f} / {kiosk_ms[-1]:.0f} ms",
+                        file=sys.stderr,
+                    )
+                await browser.close()
+            stage.stop()
+        finally:
+            space.close()
+    return {
+        "command": "python -m bench.join --json",
+        "runs": runs,
+        "join_to_first_remote_frame_ms": {
+            "median": round(statistics.median(join_ms)),
+            "min": round(min(join_ms)),
+            "max": round(max(join_ms)),
+        },
+        "meeting_open_to_kiosk_first_frame_ms": {
+            "median": round(statistics.median(kiosk_ms)),
+            "min": round(min(kiosk_ms)),
+            "max": round(max(kiosk_ms)),
+            "includes": "the kiosk's polling interval (3 s while idle)",
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.runs))
+    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else result)
+
+
+if __name__ == "__main__":
+    main()
