@@ -98,6 +98,16 @@ def test_user_add_and_demo(env: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert (env / "demo-password.txt").stat().st_mode & 0o077 == 0
 
 
+def test_site_kiosk_link(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    assert main(["site", "kiosk", "05977"]) == 0
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8080/kiosk/" in out
+    assert main(["site", "kiosk", "99999"]) == 2
+    assert "no endpoint with code 99999" in capsys.readouterr().err
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sessions import bootstrap, db, demo, users
+from sessions import bootstrap, db, demo, devices, sites, users
 from sessions.clock import SystemClock
 from sessions.enums import Role
 from sessions.errors import Conflict, InvalidInput
@@ -166,6 +166,30 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _kiosk(settings: Settings, code: str) -> str | None:
+    engine = db.create_async(settings.effective_database_url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            site = await sites.by_code(session, code)
+            if site is None:
+                return None
+            return await devices.issue(session, site, SystemClock().now(), actor_id=None)
+    finally:
+        await engine.dispose()
+
+
+def cmd_site_kiosk(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    upgrade_database(settings)
+    token = asyncio.run(_kiosk(settings, args.code))
+    if token is None:
+        print(f"error: no endpoint with code {args.code} (see /sites)", file=sys.stderr)
+        return 2
+    print(f"Kiosk link for endpoint {args.code} (shown once; the previous link stops working):")
+    print(f"  {settings.effective_public_url}/kiosk/{token}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     upgrade_database(settings)
@@ -228,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a one-time password instead of asking for one",
     )
     add.set_defaults(func=cmd_user_add)
+
+    site = sub.add_parser("site", help="endpoints")
+    site_sub = site.add_subparsers(dest="site_command", required=True)
+    kiosk = site_sub.add_parser("kiosk", help="issue a new kiosk link for an endpoint")
+    kiosk.add_argument("code", help="endpoint code, e.g. 05977 or TCD-LS")
+    kiosk.set_defaults(func=cmd_site_kiosk)
 
     demo_cmd = sub.add_parser("demo", help="add sample cases, meetings and users")
     demo_cmd.set_defaults(func=cmd_demo)
