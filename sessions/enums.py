@@ -122,3 +122,21 @@ class RecordingStatus(StrEnum):
     RECORDING = "recording"
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
+
+
+class Recurrence(StrEnum):
+    WEEKLY = "weekly"  # e.g. a commune chairman, every Tuesday
+    MONTHLY = "monthly"  # e.g. the provincial chairman, the 15th of each month
+
+
+class NotificationKind(StrEnum):
+    REMINDER = "reminder"
+    MEETING_OPEN = "meeting_open"
+    URGENT = "urgent"
+    TASK = "task"
+
+
+class UrgentStatus(StrEnum):
+    ALERTING = "alerting"
+    ACCEPTED = "accepted"
+    CLOSED = "closed"

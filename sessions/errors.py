@@ -35,8 +35,13 @@ class InvalidInput(DomainError):
 
     error_id = "invalid_input"
 
-    def __init__(self, field_errors: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        field_errors: Mapping[str, str],
+        field_params: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> None:
         self.field_errors = dict(field_errors)
+        self.field_params = {k: dict(v) for k, v in (field_params or {}).items()}
         super().__init__(N_("Please correct the highlighted fields."))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from sessions import audit, lifecycle
 from sessions.enums import MeetingStatus
 from sessions.errors import N_, NotFound
-from sessions.models import Attendance, Meeting, MeetingInvitee, MeetingSite
+from sessions.models import Attendance, Case, Meeting, MeetingInvitee, MeetingSite
 
 
 async def get_meeting(db: AsyncSession, meeting_id: int) -> Meeting:
@@ -99,4 +99,17 @@ async def cancel_meeting(
         "meeting",
         meeting.id,
         {"from": previous.value, "reason": meeting.cancel_reason},
+    )
+
+
+async def link_case(
+    db: AsyncSession, meeting: Meeting, case_id: int, *, at: datetime, actor_id: int | None
+) -> None:
+    """Tie a meeting (an urgent one, say) to its case after the fact."""
+    case = await db.get(Case, case_id)
+    if case is None:
+        raise NotFound(N_("There is no case number %(id)s."), {"id": case_id})
+    meeting.case_id = case.id
+    await audit.record(
+        db, at, actor_id, "meeting.link_case", "meeting", meeting.id, {"case": case.reference}
     )

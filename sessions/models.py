@@ -41,11 +41,14 @@ from sessions.enums import (
     MeetingSiteRole,
     MeetingStatus,
     MinutesStatus,
+    NotificationKind,
     PartyRole,
     RecordingPolicy,
     RecordingStatus,
+    Recurrence,
     Role,
     SiteKind,
+    UrgentStatus,
 )
 
 NAMING_CONVENTION = {
@@ -124,6 +127,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     position: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(256))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -242,6 +246,7 @@ class Meeting(Base):
     """A phiên tiếp công dân / phiên đối thoại: one video session, filed against a case."""
 
     __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("schedule_id", "occurrence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
@@ -271,6 +276,9 @@ class Meeting(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set on meetings a recurring reception day created: one meeting per occurrence.
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("reception_schedules.id"))
+    occurrence: Mapped[date | None] = mapped_column(Date)
 
     case: Mapped[Case | None] = relationship(back_populates="meetings", lazy="joined")
     chair: Mapped[User | None] = relationship(foreign_keys=[chair_id], lazy="joined")
@@ -427,3 +435,84 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReceptionSchedule(Base):
+    """A recurring reception day: meetings are created from it ahead of time."""
+
+    __tablename__ = "reception_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    recurrence: Mapped[Recurrence] = mapped_column(enum_column(Recurrence))
+    weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday, for weekly
+    day_of_month: Mapped[int | None] = mapped_column(Integer)  # for monthly
+    start_local: Mapped[str] = mapped_column(String(5))  # "08:00", local time
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    chair_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    host_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    participant_site_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    waiting_room: Mapped[bool] = mapped_column(Boolean, default=True)
+    recording_policy: Mapped[RecordingPolicy] = mapped_column(
+        enum_column(RecordingPolicy), default=RecordingPolicy.ALWAYS
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    chair: Mapped[User] = relationship(lazy="joined")
+    host_site: Mapped[Site] = relationship(lazy="joined")
+
+
+class Notification(Base):
+    """An in-app notice for a person (staff dashboards) or an endpoint (its kiosk)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
+    kind: Mapped[NotificationKind] = mapped_column(enum_column(NotificationKind))
+    text: Mapped[str] = mapped_column(Text)
+    # Makes creating the same notice twice (a job firing twice) a no-op.
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
+
+
+class DutyRosterEntry(Base):
+    """Leaders on duty for urgent links, in escalation order (rank 1 first)."""
+
+    __tablename__ = "duty_roster"
+    __table_args__ = (UniqueConstraint("user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class UrgentCall(Base):
+    """A crowd from the province at the central office: an ad-hoc meeting opened at once."""
+
+    __tablename__ = "urgent_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
+    commune_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    head_count: Mapped[int] = mapped_column(Integer)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[UrgentStatus] = mapped_column(
+        enum_column(UrgentStatus), default=UrgentStatus.ALERTING
+    )
+    alerted_rank: Mapped[int] = mapped_column(Integer, default=1)
+    next_escalation_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime | None]
+
+    meeting: Mapped[Meeting] = relationship(lazy="joined")
+    commune: Mapped[Site] = relationship(lazy="joined")

@@ -90,6 +90,20 @@ class Settings:
     ice_allowed_remote: tuple[str, ...] = ()  # networks remote candidates must be in; empty: any
     reconnect_grace_seconds: int = 30
     max_message_bytes: int = 262144
+    # Scheduling.
+    room_lead_minutes: int = 10  # rooms open this long before the planned start
+    end_grace_minutes: int = 15  # an empty room ends this long after the planned end
+    reminder_minutes: tuple[str, ...] = ("1440", "15")  # reminders this long before the start
+    urgent_escalation_minutes: int = 3  # an unanswered urgent alert goes to the next leader
+    recurrence_horizon_days: int = 35  # recurring reception days are created this far ahead
+    join_link_valid_hours: int = 12  # join links work until the planned end plus this
+    # E-mail for reminders; off unless smtp_host is set.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "diemcau@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
     # Loaded from <data_dir>/secrets, never from the config file or the environment.
     session_key: bytes = field(default=b"", repr=False)
     identity_key: bytes = field(default=b"", repr=False)
@@ -110,6 +124,16 @@ class Settings:
             raise ConfigError("session_hours must be at least 1")
         if self.crowd_threshold < 2:
             raise ConfigError("crowd_threshold must be at least 2")
+        for name in ("room_lead_minutes", "end_grace_minutes", "urgent_escalation_minutes"):
+            if not 0 <= getattr(self, name) <= 24 * 60:
+                raise ConfigError(f"{name} must be between 0 and 1440 minutes")
+        if not 1 <= self.recurrence_horizon_days <= 366:
+            raise ConfigError("recurrence_horizon_days must be between 1 and 366")
+        if not 1 <= self.join_link_valid_hours <= 24 * 30:
+            raise ConfigError("join_link_valid_hours must be between 1 and 720")
+        for value in self.reminder_minutes:
+            if not value.isdigit() or not 1 <= int(value) <= 60 * 24 * 14:
+                raise ConfigError(f"reminder_minutes: {value!r} is not a number of minutes")
         if self.reconnect_grace_seconds < 1:
             raise ConfigError("reconnect_grace_seconds must be at least 1")
         if not 4096 <= self.max_message_bytes <= 16 * 1024 * 1024:
@@ -153,8 +177,8 @@ class Settings:
         out: dict[str, str] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name.endswith("_key"):
-                out[f.name] = "present" if value else "missing"
+            if f.name.endswith("_key") or f.name == "smtp_password":
+                out[f.name] = "present" if value else "missing" if f.name.endswith("_key") else ""
             elif f.name == "election_periods":
                 out[f.name] = ", ".join(f"{p.name} {p.start}..{p.end}" for p in value)
             elif f.name == "ice_servers":

@@ -107,8 +107,11 @@ def render(
     def day(value: date | None) -> str:
         return i18n.show_date(value, locale)
 
-    def error_text(message: str | None) -> str:
-        return "" if not message else translations.gettext(message)
+    def error_text(message: str | None, params: Mapping[str, object] | None = None) -> str:
+        if not message:
+            return ""
+        text = translations.gettext(message)
+        return text % dict(params) if params else text
 
     full: dict[str, Any] = {
         "request": request,
@@ -126,6 +129,7 @@ def render(
         "day": day,
         "error_text": error_text,
         "errors": {},
+        "error_params": {},
         "values": {},
     }
     full.update(context or {})

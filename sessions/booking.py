@@ -1,0 +1,404 @@
+"""Booking a meeting for a case: validation, clashes, invitees, and the join links.
+
+Everything a person typed is validated before anything is stored; a clash names the other
+meeting, the endpoint or the leader, and the times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import audit
+from sessions.enums import (
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    PartyRole,
+    RecordingPolicy,
+    Role,
+)
+from sessions.errors import N_, InvalidInput
+from sessions.models import Case, CaseParty, Meeting, MeetingInvitee, MeetingSite, Site, User
+from sessions.tokens import JoinClaims, RoomRole, sign
+
+ACTIVE = (MeetingStatus.SCHEDULED, MeetingStatus.OPEN, MeetingStatus.LIVE)
+MIN_MINUTES, MAX_MINUTES = 10, 10 * 60
+QUALITY_PROFILES = ("low", "standard", "high", "audio_only")
+
+
+@dataclass(frozen=True)
+class MeetingDraft:
+    """A booking as typed into the form (all text); :func:`book` validates it."""
+
+    title: str
+    purpose: str
+    kind: str
+    date: str  # YYYY-MM-DD, local
+    start_time: str  # HH:MM, local
+    end_time: str  # HH:MM, local, same day
+    host_site_id: str
+    participant_site_ids: Sequence[str] = ()
+    chair_id: str = ""
+    secretary_id: str = ""
+    case_id: str = ""
+    ad_hoc_reason: str = ""
+    waiting_room: bool = True
+    recording_policy: str = "always"
+    quality_profile: str = "standard"
+    legal_basis: str = ""
+    invite_party_ids: Sequence[str] = ()
+    other_invitees: str = ""  # one per line: "Name | role | site code"
+    mode: str = "online"
+
+
+@dataclass
+class _Checked:
+    errors: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def fail(self, name: str, message: str, **params: object) -> None:
+        self.errors.setdefault(name, message)
+        if params:
+            self.params[name] = params
+
+
+def _int(raw: str) -> int | None:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_window(
+    draft: MeetingDraft, zone: ZoneInfo, checked: _Checked
+) -> tuple[datetime, datetime] | None:
+    try:
+        day = date.fromisoformat(draft.date.strip())
+    except ValueError:
+        checked.fail("date", N_("Enter the date as YYYY-MM-DD."))
+        return None
+    times = []
+    for name, raw in (("start_time", draft.start_time), ("end_time", draft.end_time)):
+        try:
+            times.append(time.fromisoformat(raw.strip()))
+        except ValueError:
+            checked.fail(name, N_("Enter the time as HH:MM."))
+    if len(times) != 2:
+        return None
+    start = datetime.combine(day, times[0], tzinfo=zone)
+    end = datetime.combine(day, times[1], tzinfo=zone)
+    if end <= start:
+        checked.fail("end_time", N_("The end must be after the start."))
+        return None
+    minutes = (end - start).total_seconds() / 60
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        checked.fail("end_time", N_("A meeting lasts from 10 minutes to 10 hours."))
+        return None
+    return start, end
+
+
+async def clashes(
+    db: AsyncSession,
+    start: datetime,
+    end: datetime,
+    site_ids: Sequence[int],
+    chair_id: int | None,
+    *,
+    ignore_meeting: int | None = None,
+) -> list[tuple[str, Meeting]]:
+    """Active meetings overlapping [start, end) that share an endpoint or the chair."""
+    shares: list[ColumnElement[bool]] = [
+        Meeting.id.in_(
+            select(MeetingSite.meeting_id).where(MeetingSite.site_id.in_(list(site_ids)))
+        )
+    ]
+    if chair_id is not None:
+        shares.append(Meeting.chair_id == chair_id)
+    overlapping = select(Meeting).where(
+        Meeting.status.in_(ACTIVE),
+        Meeting.planned_start < end,
+        Meeting.planned_end > start,
+        or_(*shares),
+    )
+    if ignore_meeting is not None:
+        overlapping = overlapping.where(Meeting.id != ignore_meeting)
+    found = []
+    for meeting in (await db.scalars(overlapping)).unique():
+        shared = {ms.site_id for ms in meeting.sites} & set(site_ids)
+        if shared:
+            found.append(("site", meeting))
+        elif chair_id is not None and meeting.chair_id == chair_id:
+            found.append(("chair", meeting))
+    return found
+
+
+def _invitee_lines(text: str, checked: _Checked) -> list[tuple[str, str, str]]:
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        name = parts[0]
+        role = parts[1] if len(parts) > 1 else ""
+        site_code = parts[2] if len(parts) > 2 else ""
+        if not name or len(name) > 200 or len(parts) > 3:
+            checked.fail(
+                "other_invitees",
+                N_("Line %(line)s: write “Name | role | endpoint code” (role and code optional)."),
+                line=number,
+            )
+            continue
+        out.append((name, role[:100], site_code))
+    return out
+
+
+async def book(
+    db: AsyncSession,
+    draft: MeetingDraft,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    actor_id: int | None,
+    status: MeetingStatus = MeetingStatus.SCHEDULED,
+    allow_past: bool = False,
+) -> Meeting:
+    checked = _Checked()
+    title = draft.title.strip()
+    if not title:
+        checked.fail("title", N_("Enter a title for the meeting."))
+    elif len(title) > 300:
+        checked.fail("title", N_("The title must be at most 300 characters."))
+    purpose: MeetingPurpose | None = None
+    try:
+        purpose = MeetingPurpose(draft.purpose)
+    except ValueError:
+        checked.fail("purpose", N_("Choose what the meeting is for."))
+    try:
+        kind = MeetingKind(draft.kind)
+    except ValueError:
+        checked.fail("kind", N_("Choose the kind of meeting."))
+        kind = MeetingKind.REGULAR
+    if kind is MeetingKind.AD_HOC and not draft.ad_hoc_reason.strip():
+        checked.fail("ad_hoc_reason", N_("An ad hoc meeting needs its reason recorded."))
+    try:
+        policy = RecordingPolicy(draft.recording_policy)
+    except ValueError:
+        checked.fail("recording_policy", N_("Choose a recording policy."))
+        policy = RecordingPolicy.ALWAYS
+    if purpose is MeetingPurpose.DIALOGUE and policy is not RecordingPolicy.ALWAYS:
+        checked.fail(
+            "recording_policy",
+            N_("A dialogue must be recorded in sound and image for its whole length."),
+        )
+    if draft.quality_profile not in QUALITY_PROFILES:
+        checked.fail("quality_profile", N_("Choose a video quality."))
+    try:
+        mode = MeetingMode(draft.mode)
+    except ValueError:
+        mode = MeetingMode.ONLINE
+    window = parse_window(draft, zone, checked)
+    if window is not None and not allow_past and window[0] < now:
+        checked.fail("date", N_("A meeting cannot be booked in the past."))
+
+    # Endpoints: a host is required; every id must exist.
+    host_id = _int(draft.host_site_id)
+    if host_id is None:
+        checked.fail("host_site_id", N_("Choose the host endpoint (điểm cầu chính)."))
+    participant_ids = []
+    for raw in draft.participant_site_ids:
+        value = _int(raw)
+        if value is None:
+            checked.fail("participant_site_ids", N_("Unknown endpoint %(value)s."), value=raw)
+        elif value != host_id and value not in participant_ids:
+            participant_ids.append(value)
+    all_ids = [i for i in [host_id, *participant_ids] if i is not None]
+    found_sites = {s.id: s for s in await db.scalars(select(Site).where(Site.id.in_(all_ids)))}
+    for site_id in all_ids:
+        if site_id not in found_sites:
+            name = "host_site_id" if site_id == host_id else "participant_site_ids"
+            checked.fail(name, N_("Unknown endpoint %(value)s."), value=site_id)
+
+    chair = await _person(db, draft.chair_id, Role.CHAIR, "chair_id", checked)
+    secretary = await _person(db, draft.secretary_id, Role.SECRETARY, "secretary_id", checked)
+
+    case: Case | None = None
+    if draft.case_id.strip():
+        case_id = _int(draft.case_id)
+        case = await db.get(Case, case_id) if case_id is not None else None
+        if case is None:
+            checked.fail("case_id", N_("There is no such case."))
+
+    parties: list[CaseParty] = []
+    for raw in draft.invite_party_ids:
+        party = await db.get(CaseParty, _int(raw) or -1)
+        if party is None or case is None or party.case_id != case.id:
+            checked.fail("invite_party_ids", N_("Invite people of this case only."))
+            continue
+        parties.append(party)
+    roles = {p.role for p in parties}
+    if PartyRole.DENOUNCER in roles and PartyRole.ACCUSED in roles:
+        checked.fail(
+            "invite_party_ids",
+            N_("A denouncer and the person denounced cannot be in the same meeting."),
+        )
+    others = _invitee_lines(draft.other_invitees, checked)
+    other_codes = {code for _, _, code in others if code}
+    other_sites = {
+        s.code: s for s in await db.scalars(select(Site).where(Site.code.in_(other_codes)))
+    }
+    for code in other_codes - set(other_sites):
+        checked.fail("other_invitees", N_("Unknown endpoint %(value)s."), value=code)
+
+    if checked.errors:
+        raise InvalidInput(checked.errors, checked.params)
+    assert window is not None
+    assert host_id is not None
+    assert purpose is not None
+    start, end = window
+    clash = await clashes(db, start, end, all_ids, chair.id if chair else None)
+    if clash:
+        what, other = clash[0]
+        field_name = "host_site_id" if what == "site" else "chair_id"
+        if what == "site":
+            shared = sorted({ms.site_id for ms in other.sites} & set(all_ids))
+            subject = found_sites[shared[0]].name
+        else:
+            subject = chair.full_name if chair else ""
+        checked.fail(
+            field_name,
+            N_("%(subject)s already has “%(other)s” from %(start)s to %(end)s."),
+            subject=subject,
+            other=other.title,
+            start=other.planned_start.astimezone(zone).strftime("%H:%M %d/%m/%Y"),
+            end=other.planned_end.astimezone(zone).strftime("%H:%M"),
+        )
+        raise InvalidInput(checked.errors, checked.params)
+
+    meeting = Meeting(
+        reference="",
+        case_id=case.id if case else None,
+        title=title,
+        kind=kind,
+        purpose=purpose,
+        ad_hoc_reason=draft.ad_hoc_reason.strip() or None,
+        mode=mode,
+        chair_id=chair.id if chair else None,
+        secretary_id=secretary.id if secretary else None,
+        planned_start=start,
+        planned_end=end,
+        status=status,
+        legal_basis=draft.legal_basis.strip(),
+        waiting_room=draft.waiting_room,
+        recording_policy=policy,
+        quality_profile=draft.quality_profile,
+        created_at=now,
+        created_by_id=actor_id,
+        sites=[MeetingSite(site_id=host_id, role=MeetingSiteRole.HOST)]
+        + [MeetingSite(site_id=i, role=MeetingSiteRole.PARTICIPANT) for i in participant_ids],
+        invitees=[
+            MeetingInvitee(
+                party_id=p.id,
+                display_name=p.full_name or "",
+                role_label=_party_label(p.role),
+            )
+            for p in parties
+            if p.full_name
+        ]
+        + [
+            MeetingInvitee(
+                display_name=name,
+                role_label=role or "Người tham gia",
+                site_id=other_sites[code].id if code else None,
+            )
+            for name, role, code in others
+        ],
+    )
+    db.add(meeting)
+    await db.flush()
+    meeting.reference = f"PH-{start.astimezone(zone):%Y%m%d}-{meeting.id:04d}"
+    await audit.record(
+        db,
+        now,
+        actor_id,
+        "meeting.book",
+        "meeting",
+        meeting.id,
+        {"reference": meeting.reference, "case": meeting.case_id, "sites": all_ids},
+    )
+    return meeting
+
+
+_PARTY_LABELS = {
+    PartyRole.COMPLAINANT: "Người khiếu nại",
+    PartyRole.RESPONDENT: "Người bị khiếu nại",
+    PartyRole.ACCUSED: "Người bị tố cáo",
+    PartyRole.PETITIONER: "Người kiến nghị, phản ánh",
+    PartyRole.REPRESENTATIVE: "Người đại diện",
+    PartyRole.LAWYER: "Luật sư",
+    PartyRole.INTERESTED_PARTY: "Người có quyền, nghĩa vụ liên quan",
+    PartyRole.DENOUNCER: "Người tham gia",  # never reveal the role of a protected person
+}
+
+
+def _party_label(role: PartyRole) -> str:
+    return _PARTY_LABELS[role]
+
+
+async def _person(
+    db: AsyncSession, raw: str, role: Role, name: str, checked: _Checked
+) -> User | None:
+    if not raw.strip():
+        return None
+    user = await db.get(User, _int(raw) or -1)
+    if user is None or not user.active or not user.has_any(role):
+        checked.fail(name, N_("Choose a person from the list."))
+        return None
+    return user
+
+
+@dataclass(frozen=True)
+class JoinLink:
+    label: str
+    role_label: str
+    path: str
+
+
+def join_links(meeting: Meeting, key: bytes, valid_hours: int) -> list[JoinLink]:
+    """A signed link per endpoint and per invitee, valid until the planned end plus a margin."""
+    expires = int((meeting.planned_end + timedelta(hours=valid_hours)).timestamp())
+    links = []
+    for ms in meeting.sites:
+        claims = JoinClaims(
+            meeting_id=meeting.id,
+            subject=f"site:{ms.site_id}",
+            name=ms.site.name,
+            role=RoomRole.SITE,
+            expires=expires,
+            site_id=ms.site_id,
+            role_label="Điểm cầu chính"
+            if ms.role is MeetingSiteRole.HOST
+            else "Điểm cầu thành phần",
+        )
+        links.append(JoinLink(ms.site.name, claims.role_label, f"/join/{sign(claims, key)}"))
+    for invitee in meeting.invitees:
+        claims = JoinClaims(
+            meeting_id=meeting.id,
+            subject=f"invitee:{invitee.id}",
+            name=invitee.display_name,
+            role=RoomRole.PARTICIPANT,
+            expires=expires,
+            site_id=invitee.site_id,
+            role_label=invitee.role_label,
+        )
+        links.append(
+            JoinLink(invitee.display_name, invitee.role_label, f"/join/{sign(claims, key)}")
+        )
+    return links

@@ -1,0 +1,186 @@
+"""The scheduler: APScheduler 3 timers over a database that stays the source of truth.
+
+At start-up every timer is rebuilt from the meetings table, then one sweep runs, so whatever fell
+due while the server was down happens now (a room whose window is still open is opened; reminders
+are sent; an empty overdue room is ended). While running, date jobs fire at the exact moments and
+a sweep every ``SWEEP_SECONDS`` catches anything a timer missed. Each job is a guarded change in
+``sessions.timetable``: firing twice, or on two nodes at once, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sessions import timetable
+from sessions.clock import Clock
+from sessions.enums import MeetingStatus
+from sessions.models import Meeting
+from sessions.notifications import Mailer
+from sessions.settings import Settings
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 30
+S = MeetingStatus
+
+
+def timing_from(settings: Settings) -> timetable.Timing:
+    return timetable.Timing(
+        lead=timedelta(minutes=settings.room_lead_minutes),
+        grace=timedelta(minutes=settings.end_grace_minutes),
+        reminders=tuple(timedelta(minutes=int(m)) for m in settings.reminder_minutes),
+        escalation=timedelta(minutes=settings.urgent_escalation_minutes),
+        horizon_days=settings.recurrence_horizon_days,
+        zone=settings.zone,
+    )
+
+
+class MeetingScheduler:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: Settings,
+        *,
+        occupancy: Callable[[int], int] = lambda meeting_id: 0,
+        on_ended: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        self._db = db
+        self.clock = clock
+        self.timing = timing_from(settings)
+        self.mailer = Mailer(settings)
+        self._occupancy = occupancy
+        self._on_ended = on_ended
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    # ---- life ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.scheduler.start()
+        await self.rebuild()
+        self.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=SWEEP_SECONDS,
+            id="sweep",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    # ---- timers ------------------------------------------------------------------------------
+
+    async def rebuild(self) -> None:
+        """Drop every meeting timer and create them again from the database, then sweep."""
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("meeting:"):
+                job.remove()
+        async with self._db() as db:
+            meetings = list(
+                await db.scalars(
+                    select(Meeting).where(Meeting.status.in_([S.SCHEDULED, S.OPEN, S.LIVE]))
+                )
+            )
+        for meeting in meetings:
+            self.plan(meeting)
+        await self.sweep()
+
+    def plan(self, meeting: Meeting) -> None:
+        """(Re)create the timers of one meeting: open, reminders, end check."""
+        now = self.clock.now()
+        prefix = f"meeting:{meeting.id}:"
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(prefix):
+                job.remove()
+        if meeting.status not in (S.SCHEDULED, S.OPEN, S.LIVE):
+            return
+        moments: list[tuple[str, datetime, Callable[..., Awaitable[None]]]] = []
+        if meeting.status is S.SCHEDULED:
+            moments.append(("open", meeting.planned_start - self.timing.lead, self._open))
+            moments.extend(
+                (
+                    f"remind:{int(offset.total_seconds())}",
+                    meeting.planned_start - offset,
+                    self._remind,
+                )
+                for offset in self.timing.reminders
+            )
+        moments.append(("end", meeting.planned_end + self.timing.grace, self._end))
+        for name, when, job in moments:
+            if when > now:
+                self.scheduler.add_job(
+                    job,
+                    "date",
+                    run_date=when,
+                    args=[meeting.id],
+                    id=prefix + name,
+                    replace_existing=True,
+                    misfire_grace_time=None,
+                )
+
+    def planned(self, meeting_id: int) -> dict[str, datetime]:
+        prefix = f"meeting:{meeting_id}:"
+        return {
+            job.id.removeprefix(prefix): job.next_run_time
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith(prefix)
+        }
+
+    async def plan_by_id(self, meeting_id: int) -> None:
+        async with self._db() as db:
+            meeting = await db.get(Meeting, meeting_id)
+        if meeting is not None:
+            self.plan(meeting)
+
+    # ---- jobs -------------------------------------------------------------------------------
+
+    async def _open(self, meeting_id: int) -> None:
+        async with self._db() as db, db.begin():
+            await timetable.open_meeting(db, meeting_id, self.clock.now(), self.timing)
+
+    async def _remind(self, meeting_id: int) -> None:
+        async with self._db() as db, db.begin():
+            await timetable.send_reminders(db, self.clock.now(), self.timing)
+
+    async def _end(self, meeting_id: int) -> None:
+        await self.sweep()
+
+    async def sweep(self) -> dict[str, list[int] | int]:
+        """Everything that is due now, in one pass; safe to run at any time, on any node."""
+        now = self.clock.now()
+        report: dict[str, list[int] | int] = {}
+        try:
+            async with self._db() as db, db.begin():
+                report["created"] = await timetable.materialize(db, now, self.timing)
+            async with self._db() as db, db.begin():
+                report["opened"] = await timetable.open_due(db, now, self.timing)
+            async with self._db() as db, db.begin():
+                report["reminded"] = await timetable.send_reminders(db, now, self.timing)
+            async with self._db() as db, db.begin():
+                report["ended"] = await timetable.end_due(db, now, self.timing, self._occupancy)
+            async with self._db() as db, db.begin():
+                report["escalated"] = await timetable.escalate_urgent(db, now, self.timing)
+            async with self._db() as db, db.begin():
+                report["emailed"] = await self.mailer.send_pending(db, now)
+        except Exception:
+            log.exception("scheduler sweep failed; the next sweep will retry")
+            return report
+        created = report["created"]
+        assert isinstance(created, list)
+        for meeting_id in created:
+            await self.plan_by_id(meeting_id)
+        ended = report["ended"]
+        assert isinstance(ended, list)
+        if self._on_ended is not None:
+            for meeting_id in ended:
+                await self._on_ended(meeting_id)
+        return report
