@@ -10,13 +10,34 @@ from aiohttp import web
 from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.identity import IdentityVault
+from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub, media_network
 from web import i18n, templating
 from web.auth import Handler, auth_middleware
 from web.errors import error_middleware
-from web.keys import CLOCK, DB, ENGINE, HUB, SETTINGS, TEMPLATES, TRANSLATIONS, VAULT
-from web.views import account, cases, dashboard, live, meetings, room
+from web.keys import (
+    CLOCK,
+    DB,
+    ENGINE,
+    HUB,
+    SCHEDULER,
+    SETTINGS,
+    TEMPLATES,
+    TRANSLATIONS,
+    VAULT,
+)
+from web.views import (
+    account,
+    booking,
+    calendar,
+    cases,
+    dashboard,
+    live,
+    meetings,
+    room,
+    urgent,
+)
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -64,6 +85,25 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
         await hub.close()
 
 
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    hub = app[HUB]
+
+    def occupancy(meeting_id: int) -> int:
+        room = hub.rooms.get(meeting_id)
+        return len(room.present()) if room is not None else 0
+
+    async def ended(meeting_id: int) -> None:
+        await hub.end_meeting(meeting_id)
+
+    scheduler = MeetingScheduler(
+        app[DB], app[CLOCK], app[SETTINGS], occupancy=occupancy, on_ended=ended
+    )
+    app[SCHEDULER] = scheduler
+    await scheduler.start()
+    yield
+    scheduler.shutdown()
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, error_middleware, auth_middleware],
@@ -76,7 +116,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[VAULT] = IdentityVault(settings.identity_key)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_hub)
-    for module in (account, dashboard, cases, meetings, live, room):
+    app.cleanup_ctx.append(_scheduler)
+    for module in (account, dashboard, cases, booking, meetings, live, room, urgent, calendar):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
     return app

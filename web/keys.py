@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sessions.clock import Clock
 from sessions.identity import IdentityVault
 from sessions.models import User, WebSession
+from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub
 
@@ -28,3 +29,4 @@ REQUEST_USER = web.RequestKey("user", User)
 REQUEST_WEB_SESSION = web.RequestKey("web_session", WebSession)
 REQUEST_CSRF = web.RequestKey("csrf_token", str)
 HUB = web.AppKey("hub", Hub)
+SCHEDULER = web.AppKey("scheduler", MeetingScheduler)

@@ -24,6 +24,11 @@ FLASH_MESSAGES = {
     "meeting_cancelled": N_("The meeting was cancelled."),
     "password_changed": N_("Your password was changed."),
     "signed_out": N_("You have signed out."),
+    "meeting_booked": N_("The meeting was booked. Send each endpoint and invitee its join link."),
+    "case_linked": N_("The meeting was tied to the case."),
+    "schedule_created": N_("The reception day was created; its meetings are in the calendar."),
+    "schedule_stopped": N_("The reception day was stopped; meetings already created remain."),
+    "roster_saved": N_("The duty roster was saved."),
 }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select, text
 
-from sessions import cases, meetings
-from sessions.enums import SiteKind
+from sessions import cases, meetings, notifications, urgent
+from sessions.enums import Role, SiteKind
 from sessions.models import Site
-from web.auth import db_of, login_required
+from web.auth import current_user, db_of, login_required
 from web.keys import CLOCK, SETTINGS
 from web.templating import render
 
@@ -36,10 +36,15 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         .select_from(Site)
         .where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD]))
     )
+    user = current_user(request)
     return render(
         request,
         "dashboard.html",
         {
+            "notices": await notifications.unread_for_user(db, user.id),
+            "tasks": await urgent.unlinked(db)
+            if user.has_any(Role.OFFICER, Role.CHAIR, Role.CENTRAL_LIAISON, Role.SECRETARY)
+            else [],
             "today": today,
             "meetings": todays,
             "recent_cases": recent,

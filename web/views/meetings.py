@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from sessions import joining, meetings
+from sessions import booking, joining, meetings
 from sessions.enums import MeetingStatus, Role
 from sessions.errors import N_, PermissionDenied
 from web.auth import current_user, db_of, login_required, require_roles
 from web.forms import form_text
-from web.keys import CLOCK, SETTINGS
+from web.keys import CLOCK, SCHEDULER, SETTINGS
 from web.paging import Page, enum_param, int_param
 from web.templating import redirect_with_flash, render
 
@@ -73,6 +73,15 @@ async def _detail(
         )
     except PermissionDenied:
         may_join = False
+    live = (MeetingStatus.SCHEDULED, MeetingStatus.OPEN, MeetingStatus.LIVE)
+    staff = user.has_any(Role.OFFICER, Role.CHAIR, Role.SECRETARY)
+    settings = request.app[SETTINGS]
+    links = []
+    if staff and meeting.status in live:
+        for link in booking.join_links(
+            meeting, settings.session_key, settings.join_link_valid_hours
+        ):
+            links.append((link, settings.effective_public_url + link.path))
     return render(
         request,
         "meetings/detail.html",
@@ -83,6 +92,8 @@ async def _detail(
             and meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.OPEN),
             "cancel_error": cancel_error,
             "can_join": may_join,
+            "join_links": links,
+            "can_link_case": staff and meeting.case_id is None,
         },
         status=status,
     )
@@ -109,4 +120,5 @@ async def meeting_cancel(request: web.Request) -> web.StreamResponse:
     await meetings.cancel_meeting(
         db, meeting, reason, at=request.app[CLOCK].now(), actor_id=current_user(request).id
     )
+    request.app[SCHEDULER].plan(meeting)  # its timers go
     raise redirect_with_flash(f"/meetings/{meeting_id}", "meeting_cancelled")

@@ -1,0 +1,130 @@
+"""Recurring reception days (tiếp công dân định kỳ): defining them; ``sessions.timetable``
+creates their meetings ahead of time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import audit
+from sessions.enums import RecordingPolicy, Recurrence, Role
+from sessions.errors import N_, InvalidInput
+from sessions.models import DutyRosterEntry, ReceptionSchedule, Site, User
+
+
+@dataclass(frozen=True)
+class ScheduleDraft:
+    title: str
+    recurrence: str
+    weekday: str
+    day_of_month: str
+    start_time: str
+    duration_minutes: str
+    chair_id: str
+    host_site_id: str
+    participant_site_ids: Sequence[str] = ()
+    waiting_room: bool = True
+    recording_policy: str = "always"
+
+
+async def create_schedule(
+    db: AsyncSession, draft: ScheduleDraft, *, at: datetime, actor_id: int | None
+) -> ReceptionSchedule:
+    errors: dict[str, str] = {}
+    if not draft.title.strip():
+        errors["title"] = N_("Enter a title for the reception day.")
+    try:
+        recurrence = Recurrence(draft.recurrence)
+    except ValueError:
+        errors["recurrence"] = N_("Choose weekly or monthly.")
+        recurrence = Recurrence.WEEKLY
+    weekday = day = None
+    if recurrence is Recurrence.WEEKLY:
+        if draft.weekday.isdigit() and 0 <= int(draft.weekday) <= 6:
+            weekday = int(draft.weekday)
+        else:
+            errors["weekday"] = N_("Choose the day of the week.")
+    elif draft.day_of_month.isdigit() and 1 <= int(draft.day_of_month) <= 31:
+        day = int(draft.day_of_month)
+    else:
+        errors["day_of_month"] = N_("The day of the month is a number from 1 to 31.")
+    try:
+        start = time.fromisoformat(draft.start_time.strip())
+    except ValueError:
+        errors["start_time"] = N_("Enter the time as HH:MM.")
+        start = time(8)
+    duration = int(draft.duration_minutes) if draft.duration_minutes.isdigit() else 0
+    if not 30 <= duration <= 600:
+        errors["duration_minutes"] = N_("A reception day lasts from 30 to 600 minutes.")
+    chair = await db.get(User, int(draft.chair_id)) if draft.chair_id.isdigit() else None
+    if chair is None or not chair.has_any(Role.CHAIR):
+        errors["chair_id"] = N_("Choose a person from the list.")
+    host = await db.get(Site, int(draft.host_site_id)) if draft.host_site_id.isdigit() else None
+    if host is None:
+        errors["host_site_id"] = N_("Choose the host endpoint (điểm cầu chính).")
+    others = [int(v) for v in draft.participant_site_ids if v.isdigit()]
+    if len(others) != len(draft.participant_site_ids):
+        errors["participant_site_ids"] = N_("Choose endpoints from the list.")
+    elif others:
+        found = set(await db.scalars(select(Site.id).where(Site.id.in_(others))))
+        if found != set(others):
+            errors["participant_site_ids"] = N_("Choose endpoints from the list.")
+    try:
+        policy = RecordingPolicy(draft.recording_policy)
+    except ValueError:
+        errors["recording_policy"] = N_("Choose a recording policy.")
+        policy = RecordingPolicy.ALWAYS
+    if errors:
+        raise InvalidInput(errors)
+    assert chair is not None
+    assert host is not None
+    schedule = ReceptionSchedule(
+        title=draft.title.strip(),
+        recurrence=recurrence,
+        weekday=weekday,
+        day_of_month=day,
+        start_local=start.strftime("%H:%M"),
+        duration_minutes=duration,
+        chair_id=chair.id,
+        host_site_id=host.id,
+        participant_site_ids=[s for s in others if s != host.id],
+        waiting_room=draft.waiting_room,
+        recording_policy=policy,
+        created_at=at,
+    )
+    db.add(schedule)
+    await db.flush()
+    await audit.record(db, at, actor_id, "schedule.create", "schedule", schedule.id)
+    return schedule
+
+
+async def set_roster(
+    db: AsyncSession, ranks: dict[int, int | None], *, at: datetime, actor_id: int | None
+) -> None:
+    """Replace the duty roster: leader id → rank (1 is alerted first), None to leave it out."""
+    for user_id, rank in ranks.items():
+        user = await db.get(User, user_id)
+        if user is None or not user.has_any(Role.CHAIR):
+            raise InvalidInput({"roster": N_("Only leaders can be on the duty roster.")})
+        if rank is not None and not 1 <= rank <= 20:
+            raise InvalidInput({"roster": N_("A rank is a number from 1 to 20.")})
+    for entry in list(await db.scalars(select(DutyRosterEntry))):
+        await db.delete(entry)
+    await db.flush()
+    for user_id, rank in ranks.items():
+        if rank is not None:
+            db.add(DutyRosterEntry(user_id=user_id, rank=rank))
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "duty.roster",
+        "roster",
+        "duty",
+        {str(k): v for k, v in ranks.items() if v is not None},
+    )

@@ -1,0 +1,320 @@
+"""Booking meetings, their join links, tying them to cases; recurring days; the duty roster."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from sessions import booking, meetings, recurring
+from sessions.enums import (
+    MeetingKind,
+    MeetingPurpose,
+    PartyRole,
+    RecordingPolicy,
+    Recurrence,
+    Role,
+)
+from sessions.errors import N_, InvalidInput, NotFound
+from sessions.models import (
+    Case,
+    DutyRosterEntry,
+    ReceptionSchedule,
+    Site,
+    User,
+    UserRole,
+)
+from web.auth import current_user, db_of, require_roles
+from web.forms import FormData, form_text, form_values
+from web.keys import CLOCK, SCHEDULER, SETTINGS
+from web.templating import redirect_with_flash, render
+
+routes = web.RouteTableDef()
+BOOKING_ROLES = (Role.OFFICER, Role.SECRETARY, Role.CHAIR)
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+
+
+async def people_with(request: web.Request, role: Role) -> list[User]:
+    return list(
+        await db_of(request).scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == role, User.active.is_(True))
+            .order_by(User.full_name)
+        )
+    )
+
+
+async def all_sites(request: web.Request) -> list[Site]:
+    return list(
+        await db_of(request).scalars(
+            select(Site).where(Site.active.is_(True)).order_by(Site.kind, Site.name)
+        )
+    )
+
+
+def _strings(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getall(name, []) if isinstance(v, str)]
+
+
+async def _booking_form(
+    request: web.Request,
+    values: dict[str, str],
+    chosen_sites: list[str],
+    chosen_parties: list[str],
+    errors: dict[str, str],
+    error_params: dict[str, dict[str, object]],
+    status: int,
+) -> web.StreamResponse:
+    db = db_of(request)
+    case = None
+    if values.get("case_id", "").isdigit():
+        case = await db.scalar(
+            select(Case)
+            .where(Case.id == int(values["case_id"]))
+            .options(selectinload(Case.parties))
+        )
+    return render(
+        request,
+        "meetings/new.html",
+        {
+            "values": values,
+            "errors": errors,
+            "error_params": error_params,
+            "chosen_sites": set(chosen_sites),
+            "chosen_parties": set(chosen_parties),
+            "case": case,
+            "invitable": [p for p in (case.parties if case else []) if p.full_name],
+            "sites": await all_sites(request),
+            "chairs": await people_with(request, Role.CHAIR),
+            "secretaries": await people_with(request, Role.SECRETARY),
+            "purposes": list(MeetingPurpose),
+            "kinds": list(MeetingKind),
+            "policies": list(RecordingPolicy),
+            "profiles": booking.QUALITY_PROFILES,
+            "PartyRole": PartyRole,
+        },
+        status=status,
+    )
+
+
+@routes.get("/meetings/new", name="meeting_new")
+@require_roles(*BOOKING_ROLES)
+async def meeting_new(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    tomorrow = request.app[CLOCK].now().astimezone(settings.zone).date() + timedelta(days=1)
+    values = {
+        "case_id": request.query.get("case", ""),
+        "date": tomorrow.isoformat(),
+        "start_time": "08:00",
+        "end_time": "10:00",
+        "purpose": "dialogue",
+        "kind": "scheduled",
+        "recording_policy": "always",
+        "quality_profile": "standard",
+        "waiting_room": "on",
+    }
+    return await _booking_form(request, values, [], [], {}, {}, 200)
+
+
+@routes.post("/meetings/new")
+@require_roles(*BOOKING_ROLES)
+async def meeting_create(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    settings = request.app[SETTINGS]
+    sites_chosen = _strings(form, "participant_site_ids")
+    parties_chosen = _strings(form, "invite_party_ids")
+    draft = booking.MeetingDraft(
+        title=form_text(form, "title"),
+        purpose=form_text(form, "purpose"),
+        kind=form_text(form, "kind"),
+        date=form_text(form, "date"),
+        start_time=form_text(form, "start_time"),
+        end_time=form_text(form, "end_time"),
+        host_site_id=form_text(form, "host_site_id"),
+        participant_site_ids=sites_chosen,
+        chair_id=form_text(form, "chair_id"),
+        secretary_id=form_text(form, "secretary_id"),
+        case_id=form_text(form, "case_id"),
+        ad_hoc_reason=form_text(form, "ad_hoc_reason"),
+        waiting_room=form_text(form, "waiting_room") == "on",
+        recording_policy=form_text(form, "recording_policy"),
+        quality_profile=form_text(form, "quality_profile"),
+        legal_basis=form_text(form, "legal_basis"),
+        invite_party_ids=parties_chosen,
+        other_invitees=form_text(form, "other_invitees"),
+    )
+    db = db_of(request)
+    try:
+        meeting = await booking.book(
+            db,
+            draft,
+            now=request.app[CLOCK].now(),
+            zone=settings.zone,
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        return await _booking_form(
+            request,
+            form_values(form),
+            sites_chosen,
+            parties_chosen,
+            exc.field_errors,
+            exc.field_params,
+            400,
+        )
+    await db.commit()
+    request.app[SCHEDULER].plan(meeting)
+    raise redirect_with_flash(f"/meetings/{meeting.id}", "meeting_booked")
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/case")
+@require_roles(Role.OFFICER, Role.SECRETARY, Role.CHAIR)
+async def link_case(request: web.Request) -> web.StreamResponse:
+    db = db_of(request)
+    meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
+    form = await request.post()
+    reference = form_text(form, "reference").upper()
+    case_id = await db.scalar(select(Case.id).where(Case.reference == reference))
+    if case_id is None:
+        raise NotFound(N_("There is no case with reference %(ref)s."), {"ref": reference or "—"})
+    await meetings.link_case(
+        db, meeting, case_id, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+    )
+    raise redirect_with_flash(f"/meetings/{meeting.id}", "case_linked")
+
+
+# ---- recurring reception days --------------------------------------------------------------
+
+
+async def _schedules_page(
+    request: web.Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    chosen_sites: list[str],
+    status: int,
+) -> web.StreamResponse:
+    schedules = list(
+        await db_of(request).scalars(
+            select(ReceptionSchedule).order_by(
+                ReceptionSchedule.active.desc(), ReceptionSchedule.id
+            )
+        )
+    )
+    return render(
+        request,
+        "schedules.html",
+        {
+            "schedules": schedules,
+            "values": values,
+            "errors": errors,
+            "chosen_sites": set(chosen_sites),
+            "sites": await all_sites(request),
+            "chairs": await people_with(request, Role.CHAIR),
+            "weekdays": WEEKDAYS,
+            "recurrences": list(Recurrence),
+            "policies": list(RecordingPolicy),
+        },
+        status=status,
+    )
+
+
+@routes.get("/schedules", name="schedules")
+@require_roles(Role.OFFICER)
+async def schedules(request: web.Request) -> web.StreamResponse:
+    return await _schedules_page(
+        request,
+        {"start_time": "08:00", "duration_minutes": "240", "recurrence": "weekly"},
+        {},
+        [],
+        200,
+    )
+
+
+@routes.post("/schedules")
+@require_roles(Role.OFFICER)
+async def schedule_create(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    chosen = _strings(form, "participant_site_ids")
+    draft = recurring.ScheduleDraft(
+        title=form_text(form, "title"),
+        recurrence=form_text(form, "recurrence"),
+        weekday=form_text(form, "weekday"),
+        day_of_month=form_text(form, "day_of_month"),
+        start_time=form_text(form, "start_time"),
+        duration_minutes=form_text(form, "duration_minutes"),
+        chair_id=form_text(form, "chair_id"),
+        host_site_id=form_text(form, "host_site_id"),
+        participant_site_ids=chosen,
+        waiting_room=form_text(form, "waiting_room") == "on",
+        recording_policy=form_text(form, "recording_policy"),
+    )
+    db = db_of(request)
+    try:
+        await recurring.create_schedule(
+            db, draft, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+        )
+    except InvalidInput as exc:
+        return await _schedules_page(request, form_values(form), exc.field_errors, chosen, 400)
+    await db.commit()
+    await request.app[SCHEDULER].sweep()  # create its meetings now
+    raise redirect_with_flash("/schedules", "schedule_created")
+
+
+@routes.post("/schedules/{schedule_id:\\d+}/stop")
+@require_roles(Role.OFFICER)
+async def schedule_stop(request: web.Request) -> web.StreamResponse:
+    db = db_of(request)
+    schedule = await db.get(ReceptionSchedule, int(request.match_info["schedule_id"]))
+    if schedule is None:
+        raise web.HTTPNotFound
+    schedule.active = False
+    raise redirect_with_flash("/schedules", "schedule_stopped")
+
+
+# ---- duty roster ---------------------------------------------------------------------------
+
+
+@routes.get("/duty", name="duty")
+@require_roles(Role.OFFICER)
+async def duty(request: web.Request) -> web.StreamResponse:
+    ranks = {e.user_id: e.rank for e in await db_of(request).scalars(select(DutyRosterEntry))}
+    return render(
+        request, "duty.html", {"chairs": await people_with(request, Role.CHAIR), "ranks": ranks}
+    )
+
+
+@routes.post("/duty")
+@require_roles(Role.OFFICER)
+async def duty_save(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    ranks: dict[int, int | None] = {}
+    for chair in await people_with(request, Role.CHAIR):
+        raw = form_text(form, f"rank_{chair.id}")
+        ranks[chair.id] = int(raw) if raw.isdigit() else None
+    try:
+        await recurring.set_roster(
+            db_of(request), ranks, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+        )
+    except InvalidInput as exc:
+        return render(
+            request,
+            "duty.html",
+            {
+                "chairs": await people_with(request, Role.CHAIR),
+                "ranks": ranks,
+                "errors": exc.field_errors,
+            },
+            status=400,
+        )
+    raise redirect_with_flash("/duty", "roster_saved")

@@ -1,0 +1,123 @@
+"""The urgent link from Hanoi, leaders' alerts, and in-app notifications."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from sessions import notifications, urgent
+from sessions.enums import Role, SiteKind, UrgentStatus
+from sessions.errors import InvalidInput
+from sessions.models import Site, UrgentCall
+from web.auth import current_user, db_of, login_required, require_roles, safe_next
+from web.forms import form_text, form_values
+from web.keys import CLOCK, SCHEDULER
+from web.templating import render
+
+routes = web.RouteTableDef()
+RAISERS = (Role.CENTRAL_LIAISON, Role.OFFICER)
+
+
+async def _page(
+    request: web.Request, values: dict[str, str], errors: dict[str, str], status: int
+) -> web.StreamResponse:
+    db = db_of(request)
+    communes = list(
+        await db.scalars(
+            select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD])).order_by(Site.name)
+        )
+    )
+    calls = list(
+        await db.scalars(select(UrgentCall).order_by(UrgentCall.raised_at.desc()).limit(10))
+    )
+    return render(
+        request,
+        "urgent.html",
+        {
+            "communes": communes,
+            "calls": calls,
+            "values": values,
+            "errors": errors,
+            "UrgentStatus": UrgentStatus,
+        },
+        status=status,
+    )
+
+
+@routes.get("/urgent", name="urgent")
+@require_roles(*RAISERS)
+async def urgent_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request, {}, {}, 200)
+
+
+@routes.post("/urgent")
+@require_roles(*RAISERS)
+async def urgent_raise(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    db = db_of(request)
+    scheduler = request.app[SCHEDULER]
+    try:
+        call = await urgent.raise_urgent(
+            db,
+            commune_site_id=form_text(form, "commune_site_id"),
+            head_count=form_text(form, "head_count"),
+            liaison_id=current_user(request).id,
+            now=request.app[CLOCK].now(),
+            timing=scheduler.timing,
+        )
+    except InvalidInput as exc:
+        return await _page(request, form_values(form), exc.field_errors, 400)
+    await db.commit()
+    await scheduler.plan_by_id(call.meeting_id)
+    raise web.HTTPSeeOther(f"/meetings/{call.meeting_id}/room")
+
+
+@routes.post("/urgent/{call_id:\\d+}/accept", name="urgent_accept")
+@require_roles(Role.CHAIR)
+async def urgent_accept(request: web.Request) -> web.StreamResponse:
+    call = await urgent.accept(
+        db_of(request),
+        int(request.match_info["call_id"]),
+        current_user(request).id,
+        request.app[CLOCK].now(),
+    )
+    raise web.HTTPSeeOther(f"/meetings/{call.meeting_id}/room")
+
+
+@routes.get("/alerts", name="alerts")
+@login_required
+async def alerts(request: web.Request) -> web.StreamResponse:
+    """Polled by every staff page: urgent calls to answer, unread notices."""
+    db = db_of(request)
+    user = current_user(request)
+    calls = await urgent.alerting_for(db, user.id)
+    unread = await notifications.unread_for_user(db, user.id)
+    return web.json_response(
+        {
+            "urgent": [
+                {
+                    "id": c.id,
+                    "meeting_id": c.meeting_id,
+                    "text": f"Đoàn {c.head_count} người từ {c.commune.name} tại Trụ sở Tiếp công "
+                    "dân Trung ương",
+                    "accept_url": f"/urgent/{c.id}/accept",
+                }
+                for c in calls
+            ],
+            "unread": len(unread),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.post("/notifications/{notification_id:\\d+}/read", name="notification_read")
+@login_required
+async def notification_read(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    await notifications.mark_read(
+        db_of(request),
+        current_user(request).id,
+        int(request.match_info["notification_id"]),
+        request.app[CLOCK].now(),
+    )
+    raise web.HTTPSeeOther(safe_next(form_text(form, "next")))
