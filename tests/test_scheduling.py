@@ -625,3 +625,49 @@ async def test_device_tokens_identify_one_site(db: AsyncSession, world: dict[str
     assert await devices.site_for(db, token) is None  # the old link stopped working
     assert (await devices.site_for(db, again)) is site
     assert await devices.site_for(db, "x" * 500) is None
+
+
+async def test_reminders_are_emailed_when_smtp_is_configured(
+    db: AsyncSession, world: dict[str, Any], settings: Settings, clock: FixedClock
+) -> None:
+    """A real SMTP conversation with a server on loopback."""
+    import dataclasses
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        chair = await db.get(type(world["chair"]), world["id"]["chair"])
+        assert chair is not None
+        chair.email = "lanhdao@langson.example"
+        await db.commit()
+        await book(db, world, settings, NOW + timedelta(minutes=30))
+        mailing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
+        engine = database.create_async(settings.effective_database_url)
+        scheduler = MeetingScheduler(database.session_factory(engine), clock, mailing)
+        report = await scheduler.sweep()
+        again = await scheduler.sweep()
+        await engine.dispose()
+    finally:
+        controller.stop()
+    assert report["emailed"] == 1  # the one-day reminder is due (the 15-minute one not yet)
+    assert again["emailed"] == 0  # sent once
+    assert [e.rcpt_tos for e in received] == [["lanhdao@langson.example"]]
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(received[0].content, policy=email.policy.default)
+    assert message["Subject"].startswith("[Điểm cầu] Nhắc lịch")
+    assert "Đối thoại giải quyết khiếu nại về đất đai" in message.get_content()

@@ -136,6 +136,12 @@ async def _user_add(settings: Settings, args: argparse.Namespace, password: str)
                 at=SystemClock().now(),
                 must_change_password=args.generate_password,
             )
+            user.email = args.email
+            if args.site:
+                site = await sites.by_code(session, args.site)
+                if site is None:
+                    raise InvalidInput({"site": f"no endpoint with code {args.site}"})
+                user.site_id = site.id
             return user.username
     finally:
         await engine.dispose()
@@ -239,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("username")
     add.add_argument("--full-name", required=True)
     add.add_argument("--position")
+    add.add_argument("--email", help="for reminders by e-mail (when SMTP is configured)")
+    add.add_argument("--site", help="endpoint code, for site operators and the central liaison")
     add.add_argument(
         "--role",
         action="append",

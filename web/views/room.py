@@ -11,7 +11,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from sessions import devices, joining, meetings, tokens
+from sessions import devices, joining, meetings, notifications, tokens
 from sessions.enums import MeetingStatus, RecordingPolicy, Role
 from sessions.errors import N_
 from sessions.models import Meeting, MeetingSite, Site
@@ -159,6 +159,7 @@ async def kiosk_state(request: web.Request) -> web.StreamResponse:
     )
     active = next((m for m in rows if m.status in JOINABLE), None)
     locale = locale_of(request)
+    notices = await notifications.unread_for_site(db, site.id)
     return web.json_response(
         {
             "site": {"id": site.id, "name": site.name, "code": site.code},
@@ -174,6 +175,7 @@ async def kiosk_state(request: web.Request) -> web.StreamResponse:
                 }
                 for m in rows
             ],
+            "notices": [n.text for n in notices if n.created_at > now - timedelta(hours=24)],
             "active": None
             if active is None
             else {

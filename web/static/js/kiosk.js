@@ -110,6 +110,9 @@ async function poll() {
       $('offline').setAttribute('hidden', '');
       $('site-name').textContent = state.site.name;
       showMeetings(state.meetings);
+      const notice = $('kiosk-notice');
+      notice.textContent = state.notices[0] ?? '';
+      notice.toggleAttribute('hidden', !state.notices.length);
       const active = state.active;
       if (active && active.meeting_id !== activeMeeting && active.meeting_id !== finishedMeeting) {
         leaveMeeting();
