@@ -121,7 +121,16 @@ class MinutesStatus(StrEnum):
 class RecordingStatus(StrEnum):
     RECORDING = "recording"
     COMPLETE = "complete"
-    INTERRUPTED = "interrupted"
+    INTERRUPTED = "interrupted"  # the server stopped mid-file; recovered up to that moment
+    PROCESSING = "processing"  # a combined file being produced
+    FAILED = "failed"
+    DELETED = "deleted"  # past the retention period; the row and its hash remain
+
+
+class RecordingKind(StrEnum):
+    PARTICIPANT = "participant"  # one participant's audio and video, as forwarded
+    RECOVERED = "recovered"  # a playable copy of an interrupted file
+    COMBINED = "combined"  # everyone in one grid, for playback
 
 
 class Recurrence(StrEnum):

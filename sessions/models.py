@@ -43,6 +43,7 @@ from sessions.enums import (
     MinutesStatus,
     NotificationKind,
     PartyRole,
+    RecordingKind,
     RecordingPolicy,
     RecordingStatus,
     Recurrence,
@@ -199,6 +200,8 @@ class Case(Base):
     competent_level: Mapped[CompetentLevel] = mapped_column(enum_column(CompetentLevel))
     status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.RECEIVED)
     received_on: Mapped[date] = mapped_column(Date, index=True)
+    # A legal hold keeps the case's recordings past the retention period.
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -397,7 +400,17 @@ class Recording(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    kind: Mapped[RecordingKind] = mapped_column(
+        enum_column(RecordingKind), default=RecordingKind.PARTICIPANT
+    )
     participant_label: Mapped[str] = mapped_column(String(200))
+    participant_subject: Mapped[str | None] = mapped_column(String(64))
+    recovered_from_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    video_frames: Mapped[int | None] = mapped_column(Integer)
+    audio_frames: Mapped[int | None] = mapped_column(Integer)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
     relative_path: Mapped[str] = mapped_column(String(500), unique=True)
     media_type: Mapped[str] = mapped_column(String(64), default="video/webm")
     status: Mapped[RecordingStatus] = mapped_column(

@@ -90,6 +90,9 @@ class Settings:
     ice_allowed_remote: tuple[str, ...] = ()  # networks remote candidates must be in; empty: any
     reconnect_grace_seconds: int = 30
     max_message_bytes: int = 262144
+    # Recordings.
+    recordings_dir: Path | None = None  # empty: <data_dir>/recordings
+    recording_retention_days: int = 3650  # then deleted, unless the case is on legal hold
     # Scheduling.
     room_lead_minutes: int = 10  # rooms open this long before the planned start
     end_grace_minutes: int = 15  # an empty room ends this long after the planned end
@@ -127,6 +130,8 @@ class Settings:
         for name in ("room_lead_minutes", "end_grace_minutes", "urgent_escalation_minutes"):
             if not 0 <= getattr(self, name) <= 24 * 60:
                 raise ConfigError(f"{name} must be between 0 and 1440 minutes")
+        if self.recording_retention_days < 30:
+            raise ConfigError("recording_retention_days must be at least 30")
         if not 1 <= self.recurrence_horizon_days <= 366:
             raise ConfigError("recurrence_horizon_days must be between 1 and 366")
         if not 1 <= self.join_link_valid_hours <= 24 * 30:
@@ -156,6 +161,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'diemcau.sqlite3').resolve()}"
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.recordings_dir or (self.data_dir / "recordings")
 
     @property
     def effective_public_url(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,15 +18,22 @@ from signaling.journal import DbJournal
 from signaling.peer import CandidatePolicy
 from signaling.probe import Probes
 from signaling.quality import profile
-from signaling.room import MediaConfig, Room, RoomPolicy
+from signaling.room import MediaConfig, Room, RoomPolicy, RoomRecorder
 
 JOINABLE = (MeetingStatus.OPEN, MeetingStatus.LIVE)
+# (meeting id, record from the start?, state callback) → a recorder for the room
+RecorderFactory = Callable[[int, bool, Callable[[bool, str], None]], Awaitable[RoomRecorder]]
 
 
 class Hub:
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: Settings,
+        recorder_factory: RecorderFactory | None = None,
     ) -> None:
+        self._recorder_factory = recorder_factory
         self._db = db
         self.clock = clock
         self.settings = settings
@@ -56,13 +63,22 @@ class Hub:
                     meeting_id=meeting_id,
                     waiting_room=meeting.waiting_room,
                     quality=profile(meeting.quality_profile),
-                    recording=meeting.recording_policy is RecordingPolicy.ALWAYS,
+                    recording=meeting.recording_policy.value,
                 ),
                 self.media,
                 DbJournal(self._db, self.clock, meeting_id),
                 on_closed=self._closed,
             )
             room.live = meeting.status is MeetingStatus.LIVE
+            if (
+                self._recorder_factory is not None
+                and meeting.recording_policy is not RecordingPolicy.NEVER
+            ):
+                room.recorder = await self._recorder_factory(
+                    meeting_id,
+                    meeting.recording_policy is RecordingPolicy.ALWAYS,
+                    room.recording_changed,
+                )
             self.rooms[meeting_id] = room
             return room
 

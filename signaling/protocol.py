@@ -80,6 +80,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Bạn đã tham gia phiên từ một cửa sổ khác.",
         "You joined this meeting from another window.",
     ),
+    "recording_not_allowed": (
+        "Phiên này không cho phép bật, tắt ghi hình (phiên đối thoại luôn được ghi hình).",
+        "Recording cannot be switched in this meeting (dialogues are always recorded).",
+    ),
     "internal": ("Máy chủ gặp lỗi khi xử lý yêu cầu.", "The server failed to handle the request."),
 }
 
@@ -193,6 +197,12 @@ class EndMeeting:
     type: ClassVar[str] = "end_meeting"
 
 
+@dataclass(frozen=True)
+class RecordingControl:
+    type: ClassVar[str] = "recording_control"
+    action: Literal["start", "stop"]
+
+
 ClientMessage = (
     Hello
     | PublishOffer
@@ -209,6 +219,7 @@ ClientMessage = (
     | RemoveParticipant
     | GiveFloor
     | EndMeeting
+    | RecordingControl
 )
 CLIENT_TYPES: dict[str, type[Any]] = {
     cls.type: cls
@@ -228,6 +239,7 @@ CLIENT_TYPES: dict[str, type[Any]] = {
         RemoveParticipant,
         GiveFloor,
         EndMeeting,
+        RecordingControl,
     )
 }
 MAX_TEXT = 200_000

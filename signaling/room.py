@@ -25,7 +25,7 @@ from signaling import protocol
 from signaling.participant import Connection, Participant
 from signaling.peer import CandidatePolicy, PublishPeer, SubscribePeer, rtc_configuration
 from signaling.quality import QualityProfile
-from signaling.source import Source
+from signaling.source import MediaSink, Source
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,27 @@ class RoomPolicy:
     meeting_id: int
     waiting_room: bool
     quality: QualityProfile
-    recording: bool = False
+    recording: Literal["always", "chair", "never"] = "never"
+
+
+class RoomRecorder(Protocol):
+    """What the room needs of a recorder (``recordings.recorder.MeetingRecorder`` fits; the
+    two packages never import each other)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    def add_source(self, source: Source, name: str, subject: str) -> MediaSink: ...
+
+    def remove_source(self, source: Source) -> None: ...
+
+    def marker(self, kind: str, text: str) -> None: ...
+
+    def start(self, by: str) -> None: ...
+
+    def pause(self, by: str) -> None: ...
+
+    async def stop(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,11 @@ class Room:
         self._speaker_task = asyncio.create_task(self._speaker_loop())
         self._tasks: set[asyncio.Task[None]] = set()
         self._candidate: tuple[str, float] | None = None
+        self.recorder: RoomRecorder | None = None
+
+    def recording_changed(self, active: bool, detail: str) -> None:
+        """Called by the recorder: started, paused, storage failed or recovered."""
+        self.broadcast(protocol.RecordingState(active=active, detail=detail))
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -147,7 +172,7 @@ class Room:
                 audio_kbps=self.policy.quality.audio_kbps,
                 max_message_bytes=0,
                 resumed=resumed,
-                recording=self.policy.recording,
+                recording=self.recorder is not None and self.recorder.active,
             )
         )
         if waiting:
@@ -191,7 +216,12 @@ class Room:
             await self._enter(participant)
         return participant
 
+    def _mark(self, kind: str, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder.marker(kind, text)
+
     async def _enter(self, participant: Participant) -> None:
+        self._mark("join", participant.claims.name)
         self.broadcast(
             protocol.ParticipantJoined(participant.info(self.floor)), exclude=participant
         )
@@ -233,6 +263,7 @@ class Room:
             return
         participant.state = "reconnecting"
         participant.interruptions += 1
+        self._mark("interruption", participant.claims.name)
         self._spawn(self.journal.interrupted(participant))
         self._updated(participant)
         participant.grace_timer = asyncio.get_running_loop().call_later(
@@ -268,12 +299,16 @@ class Room:
         if was_waiting:
             self._send_waiting_list()
         else:
+            self._mark(reason, participant.claims.name)
             self.broadcast(protocol.ParticipantLeft(participant.id, reason))
             await self.journal.left(participant, outcome)
 
     async def _drop_media(self, participant: Participant) -> None:
         publish, subscribe = participant.publish, participant.subscribe
         participant.publish = participant.subscribe = None
+        if publish is not None and self.recorder is not None:
+            for source in publish.sources.values():
+                self.recorder.remove_source(source)
         if publish is not None:
             await publish.close()
         if subscribe is not None:
@@ -320,6 +355,11 @@ class Room:
 
         async def when_ready() -> None:
             await source.tap.started.wait()
+            if self.recorder is not None and participant.publish is not None:
+                sink = self.recorder.add_source(
+                    source, participant.claims.name, participant.claims.subject
+                )
+                source.sinks.append(sink)
             self._update_subscriptions()
 
         self._spawn(when_ready())
@@ -444,6 +484,7 @@ class Room:
         if (audio := target.source("audio")) is not None:
             audio.enabled = False  # enforced here, whatever the client does
         target.send(protocol.MutedByChair())
+        self._mark("mute", target.claims.name)
         if self.floor == target.id:
             self.floor = None
             self.broadcast(protocol.Floor(None))
@@ -458,6 +499,7 @@ class Room:
             else self._target(message.participant_id, message.type)
         )
         self.floor = target.id if target else None
+        self._mark("floor", target.claims.name if target else "")
         if target is not None:
             target.muted_by_chair = False
             target.hand_raised = False
@@ -479,6 +521,18 @@ class Room:
         if connection is not None:
             connection.close()
         await self.journal.chair_action(actor, "remove", target.id)
+
+    async def recording_control(
+        self, actor: Participant, message: protocol.RecordingControl
+    ) -> None:
+        self._require(actor, actor.claims.role is RoomRole.CHAIR, message.type)
+        if self.policy.recording != "chair" or self.recorder is None:
+            raise protocol.ProtocolError("recording_not_allowed", ref=message.type)
+        if message.action == "start":
+            self.recorder.start(actor.claims.subject)
+        else:
+            self.recorder.pause(actor.claims.subject)
+        await self.journal.chair_action(actor, f"recording_{message.action}", None)
 
     async def end(self, actor: Participant | None) -> None:
         if actor is not None:
@@ -531,6 +585,8 @@ class Room:
                 await self.give_floor(participant, message)
             case protocol.EndMeeting():
                 await self.end(participant)
+            case protocol.RecordingControl():
+                await self.recording_control(participant, message)
             case protocol.Hello():
                 raise protocol.ProtocolError("bad_field", "already joined", ref="hello")
 
@@ -587,6 +643,13 @@ class Room:
     async def close(self) -> None:
         self.ended = True
         self._speaker_task.cancel()
+        if self.recorder is not None:
+            try:
+                await self.recorder.stop()
+            except Exception:
+                log.exception(
+                    "meeting %s: the recording did not close cleanly", self.policy.meeting_id
+                )
         with contextlib.suppress(asyncio.CancelledError):
             await self._speaker_task
         for p in list(self.participants.values()):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,7 @@ async def make_meeting(
     quality: str = "standard",
     recording: RecordingPolicy = RecordingPolicy.NEVER,
     reference: str = "PH-TEST-1",
+    start: datetime = START,
 ) -> Meeting:
     host, commune = await site_ids(db, sites.PROVINCIAL_OFFICE_CODE, "05977")
     meeting = Meeting(
@@ -44,8 +45,8 @@ async def make_meeting(
         kind=MeetingKind.AD_HOC,
         purpose=MeetingPurpose.DIALOGUE,
         mode=MeetingMode.ONLINE,
-        planned_start=START,
-        planned_end=START + timedelta(hours=2),
+        planned_start=start,
+        planned_end=start + timedelta(hours=2),
         status=status,
         waiting_room=waiting_room,
         recording_policy=recording,

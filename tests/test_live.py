@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,117 +15,25 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.clock import FixedClock
 from sessions.enums import AttendanceOutcome, MeetingStatus, Role
 from sessions.models import Attendance
-from sessions.settings import Settings, load_settings
+from sessions.settings import Settings
 from sessions.tokens import RoomRole
-from signaling.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
+from signaling.client import Client, SyntheticAudioTrack
 from signaling.protocol import CLIENT_TYPES, ERRORS
 from tests.conftest import make_user
 from tests.factories import make_meeting, token
 from tests.impair import Impairment
-from web.app import create_app
+from tests.live_support import (
+    ClientFactory,
+    all_see_all,
+    clients,
+    joined,
+    server,
+    settings,
+    wait_until,
+)
 from web.keys import HUB
-
-LOOPBACK = {"ice_host_addresses": ("127.0.0.1",), "ice_allowed_remote": ("127.0.0.1/32",)}
-
-
-@pytest.fixture
-def settings(tmp_path: Path, sqlite_template: Path) -> Settings:
-    """Media tests run on SQLite only; the journal's SQL is covered on both backends elsewhere."""
-    import shutil
-
-    db_path = tmp_path / "live.sqlite3"
-    shutil.copyfile(sqlite_template, db_path)
-    return load_settings(
-        environ={},
-        overrides={
-            "data_dir": tmp_path / "data",
-            "database_url": f"sqlite:///{db_path}",
-            "reconnect_grace_seconds": 3,
-            **LOOPBACK,
-        },
-    )
-
-
-@pytest.fixture
-async def server(settings: Settings, clock: FixedClock) -> AsyncIterator[TestServer]:
-    app = create_app(settings, clock=clock)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server
-    await server.close()
-
-
-ClientFactory = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-async def clients(server: TestServer, settings: Settings) -> AsyncIterator[ClientFactory]:
-    made: list[Client] = []
-
-    async def make(
-        meeting_id: int,
-        subject: str,
-        name: str,
-        role: RoomRole,
-        *,
-        media: bool = True,
-        **kwargs: object,
-    ) -> Client:
-        client = Client(
-            str(server.make_url("/")),
-            token(settings.session_key, meeting_id, subject, name, role),
-            video=SyntheticVideoTrack if media else None,
-            audio=SyntheticAudioTrack if media else None,
-            **kwargs,  # type: ignore[arg-type]
-        )
-        made.append(client)
-        return client
-
-    yield make
-    await asyncio.gather(*(c.close() for c in made), return_exceptions=True)
-
-
-async def wait_until(test: Callable[[], bool], timeout: float = 20.0, step: float = 0.1) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not test():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
-
-
-async def joined(
-    clients: ClientFactory, db: AsyncSession, meeting_id: int, n_sites: int = 2, **kwargs: object
-) -> list[Client]:
-    """A chair and ``n_sites`` sites, connected and publishing."""
-    leader = await make_user(db, f"lanhdao{meeting_id}", Role.CHAIR, full_name="Lương Văn Bình")
-    everyone = [
-        await clients(meeting_id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR, **kwargs)
-    ]
-    for i in range(n_sites):
-        everyone.append(
-            await clients(meeting_id, f"site:{i + 1}", f"Điểm cầu {i + 1}", RoomRole.SITE, **kwargs)
-        )
-    for c in everyone:
-        welcome = await c.connect()
-        assert welcome["type"] == "welcome", welcome
-    await asyncio.gather(*(c.publish() for c in everyone))
-    return everyone
-
-
-def all_see_all(
-    everyone: list[Client], frames: int, kinds: tuple[str, ...] = ("video", "audio")
-) -> bool:
-    return all(
-        c.frames_from(o.participant_id, kind) >= frames
-        for c in everyone
-        for o in everyone
-        if o is not c
-        for kind in kinds
-    )
 
 
 class CodecCounter:

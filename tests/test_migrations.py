@@ -81,8 +81,21 @@ FIRST_REVISION_ROWS = [
         "INSERT INTO meeting_sites (id, meeting_id, site_id, role) "
         "VALUES (1, 1, 1, 'host'), (2, 1, 2, 'participant')"
     ),
+    (
+        "INSERT INTO recordings (id, meeting_id, participant_label, relative_path, media_type, "
+        "status, started_at) VALUES (1, 1, 'UBND Phường Đông Kinh', 'vv/ph/a.webm', 'video/webm', "
+        "'complete', '2026-03-12 01:00:00')"
+    ),
 ]
-COUNTS = {"sites": 2, "users": 1, "user_roles": 1, "cases": 1, "meetings": 1, "meeting_sites": 2}
+COUNTS = {
+    "sites": 2,
+    "users": 1,
+    "user_roles": 1,
+    "cases": 1,
+    "meetings": 1,
+    "meeting_sites": 2,
+    "recordings": 1,
+}
 
 
 def test_upgrade_from_first_revision_keeps_rows(empty_engine: Engine) -> None:
@@ -98,4 +111,6 @@ def test_upgrade_from_first_revision_keeps_rows(empty_engine: Engine) -> None:
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == count, table
         title = conn.execute(text("SELECT title FROM cases WHERE id = 1")).scalar()
         assert title == "Khiếu nại về đất"
+        kind = conn.execute(text("SELECT kind FROM recordings WHERE id = 1")).scalar()
+        assert kind == "participant"  # filled in for rows older than the column
     assert "audit_head" in inspect(empty_engine).get_table_names()

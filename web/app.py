@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from recordings import recovery, retention
+from recordings.recorder import MeetingRecorder
+from recordings.store import RecordingStore
 from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.identity import IdentityVault
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
-from signaling.hub import Hub, media_network
+from signaling.hub import Hub, RecorderFactory, media_network
 from web import i18n, templating
 from web.auth import Handler, auth_middleware
 from web.errors import error_middleware
 from web.keys import (
     CLOCK,
+    COMBINES,
     DB,
     ENGINE,
     HUB,
     SCHEDULER,
     SETTINGS,
+    STORE,
     TEMPLATES,
     TRANSLATIONS,
     VAULT,
@@ -35,11 +42,13 @@ from web.views import (
     dashboard,
     live,
     meetings,
+    recordings,
     room,
     urgent,
 )
 
 STATIC_DIR = Path(__file__).with_name("static")
+log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -77,9 +86,53 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _recordings(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    store.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    app[STORE] = store
+    # Whatever a previous run left open is recovered before any new room opens.
+    await recovery.recover(app[DB], store, app[CLOCK].now())
+    upkeep = asyncio.create_task(_retention_loop(app))
+    app[COMBINES] = set()
+    yield
+    for task in (upkeep, *app[COMBINES]):
+        task.cancel()
+    await asyncio.gather(upkeep, *app[COMBINES], return_exceptions=True)
+
+
+async def _retention_loop(app: web.Application) -> None:
+    while True:
+        try:
+            await retention.purge(
+                app[DB], app[STORE], app[CLOCK].now(), app[SETTINGS].recording_retention_days
+            )
+        except Exception:
+            log.exception("recording retention pass failed; it runs again in an hour")
+        await asyncio.sleep(3600)
+
+
+def _recorder_factory(app: web.Application) -> RecorderFactory:
+    async def make(
+        meeting_id: int, active: bool, on_state: Callable[[bool, str], None]
+    ) -> MeetingRecorder:
+        recorder = MeetingRecorder(
+            meeting_id=meeting_id,
+            store=app[STORE],
+            db=app[DB],
+            clock=app[CLOCK],
+            on_state=on_state,
+            active=active,
+        )
+        await recorder.prepare()
+        return recorder
+
+    return make
+
+
 async def _hub(app: web.Application) -> AsyncIterator[None]:
     with media_network(app[SETTINGS]):
-        hub = Hub(app[DB], app[CLOCK], app[SETTINGS])
+        hub = Hub(app[DB], app[CLOCK], app[SETTINGS], recorder_factory=_recorder_factory(app))
         app[HUB] = hub
         yield
         await hub.close()
@@ -115,9 +168,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[TRANSLATIONS] = i18n.load_translations()
     app[VAULT] = IdentityVault(settings.identity_key)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_hub)
     app.cleanup_ctx.append(_scheduler)
-    for module in (account, dashboard, cases, booking, meetings, live, room, urgent, calendar):
+    for module in (
+        account,
+        dashboard,
+        cases,
+        booking,
+        meetings,
+        live,
+        room,
+        urgent,
+        calendar,
+        recordings,
+    ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
     return app

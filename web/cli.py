@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy import select
 
-from sessions import bootstrap, db, demo, devices, sites, users
+from recordings.store import RecordingStore, UnsafePath
+from sessions import audit, bootstrap, db, demo, devices, sites, users
 from sessions.clock import SystemClock
-from sessions.enums import Role
+from sessions.enums import RecordingStatus, Role
 from sessions.errors import Conflict, InvalidInput
 from sessions.identity import IdentityVault
+from sessions.models import Recording
 from sessions.settings import ConfigError, Settings, load_settings
 from web.app import create_app
 
@@ -196,6 +199,53 @@ def cmd_site_kiosk(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _verify(settings: Settings) -> list[str]:
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    problems: list[str] = []
+    engine = db.create_async(settings.effective_database_url)
+    try:
+        async with db.session_factory(engine)() as session:
+            rows = list(await session.scalars(select(Recording).order_by(Recording.id)))
+            chain = await audit.verify_chain(session)
+    finally:
+        await engine.dispose()
+    checked = 0
+    for row in rows:
+        if row.status in (
+            RecordingStatus.DELETED,
+            RecordingStatus.RECORDING,
+            RecordingStatus.PROCESSING,
+            RecordingStatus.FAILED,
+        ):
+            continue
+        checked += 1
+        try:
+            digest, _ = await asyncio.to_thread(store.hash, row.relative_path)
+        except (FileNotFoundError, UnsafePath):
+            problems.append(f"recording #{row.id} {row.relative_path}: missing")
+            continue
+        if digest != row.sha256:
+            problems.append(f"recording #{row.id} {row.relative_path}: altered (hash differs)")
+    manifests = 0
+    if store.root.exists():
+        for relative in store.manifests():
+            manifests += 1
+            problems.extend(store.check_manifest(relative).problems)
+    if not chain.ok:
+        problems.append(f"audit trail: event {chain.broken_at}: {chain.problem}")
+    print(f"Checked {checked} recording files, {manifests} manifests, {chain.events} audit events.")
+    return problems
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problems = asyncio.run(_verify(settings))
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    print("Everything verifies." if not problems else f"{len(problems)} problem(s) found.")
+    return 1 if problems else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     upgrade_database(settings)
@@ -269,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_cmd = sub.add_parser("demo", help="add sample cases, meetings and users")
     demo_cmd.set_defaults(func=cmd_demo)
+
+    verify = sub.add_parser(
+        "verify", help="re-hash every recording, check manifests' signatures and the audit trail"
+    )
+    verify.set_defaults(func=cmd_verify)
 
     check = sub.add_parser("check", help="validate the configuration and print it")
     check.set_defaults(func=cmd_check)

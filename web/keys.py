@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from gettext import NullTranslations
 
 import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from recordings.store import RecordingStore
 from sessions.clock import Clock
 from sessions.identity import IdentityVault
 from sessions.models import User, WebSession
@@ -30,3 +32,5 @@ REQUEST_WEB_SESSION = web.RequestKey("web_session", WebSession)
 REQUEST_CSRF = web.RequestKey("csrf_token", str)
 HUB = web.AppKey("hub", Hub)
 SCHEDULER = web.AppKey("scheduler", MeetingScheduler)
+STORE = web.AppKey("store", RecordingStore)
+COMBINES = web.AppKey("combines", set[asyncio.Task[None]])  # combined files in the making

@@ -146,6 +146,10 @@ async def _detail(
             "values": party_values or {},
             "errors": party_errors or {},
             "can_edit": current_user(request).has_any(*INTAKE_ROLES),
+            "can_see_recordings": current_user(request).has_any(
+                Role.OFFICER, Role.CHAIR, Role.SECRETARY, Role.AUDITOR
+            ),
+            "can_hold": current_user(request).has_any(Role.OFFICER),
         },
         status=status,
     )

@@ -16,6 +16,7 @@ from web.paging import Page, enum_param, int_param
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
+RECORDING_READERS = (Role.OFFICER, Role.CHAIR, Role.SECRETARY, Role.AUDITOR)
 PAGE_SIZE = 30
 RANGES = ("upcoming", "today", "past", "all")
 
@@ -94,6 +95,7 @@ async def _detail(
             "can_join": may_join,
             "join_links": links,
             "can_link_case": staff and meeting.case_id is None,
+            "can_see_recordings": user.has_any(*RECORDING_READERS),
         },
         status=status,
     )

@@ -1,0 +1,503 @@
+"""Recordings: muxed without transcoding, verifiable, surviving a killed server and a full disk,
+played and downloaded only by those entitled, every access audited."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recordings import combine as combiner
+from recordings.store import RecordingStore
+from sessions import db as database
+from sessions.clock import Clock, SystemClock
+from sessions.enums import (
+    MeetingStatus,
+    RecordingKind,
+    RecordingPolicy,
+    RecordingStatus,
+    Role,
+)
+from sessions.models import Attendance, AuditEvent, Notification, Recording
+from sessions.settings import Settings, load_settings
+from sessions.tokens import RoomRole
+from signaling.adapter import restrict_host_addresses
+from signaling.client import (
+    Client,
+    SyntheticAudioTrack,
+    SyntheticVideoTrack,
+    encode_opus,
+    encode_vp8,
+)
+from tests.conftest import Client as WebClient
+from tests.conftest import csrf_of, login, make_user
+from tests.factories import make_meeting, token
+from tests.live_support import (
+    LOOPBACK,
+    ClientFactory,
+    all_see_all,
+    clients,
+    joined,
+    server,
+    settings,
+    wait_until,
+)
+from web.cli import main as cli
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Recordings are about real durations: a real clock."""
+    return SystemClock()
+
+
+def decode_counts(path: Path) -> tuple[int, int, float]:
+    """(video frames, audio frames, seconds) decoded by PyAV."""
+    video = audio = 0
+    last = 0.0
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            video += 1
+            last = max(last, float(frame.time or 0))
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            for frame in container.decode(audio=0):
+                audio += 1
+                last = max(last, float(frame.time or 0))
+    return video, audio, last
+
+
+async def finished_rows(db: AsyncSession, meeting_id: int, count: int) -> list[Recording]:
+    for _ in range(100):
+        db.expire_all()
+        rows = list(await db.scalars(select(Recording).where(Recording.meeting_id == meeting_id)))
+        done = [r for r in rows if r.status is not RecordingStatus.RECORDING]
+        if len(done) >= count and len(done) == len(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"recordings did not finish: {[(r.id, r.status) for r in rows]}")
+
+
+async def test_each_participant_is_recorded_as_it_was_sent(
+    clients: ClientFactory, db: AsyncSession, server: TestServer, settings: Settings
+) -> None:
+    meeting = await make_meeting(db, recording=RecordingPolicy.ALWAYS)
+    meeting_id = meeting.id
+    chair, site = await joined(clients, db, meeting_id, n_sites=1)
+    assert chair.welcome["recording"] is True
+    await wait_until(lambda: all_see_all([chair, site], 10))
+    await asyncio.sleep(5)
+    await chair.send({"type": "end_meeting"})
+    await chair.wait_for("meeting_ended")
+    rows = await finished_rows(db, meeting_id, 2)
+    assert {r.kind for r in rows} == {RecordingKind.PARTICIPANT}
+    assert {r.participant_label for r in rows} == {"Lương Văn Bình", "Điểm cầu 1"}
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    attendance = {
+        a.display_name: a
+        for a in await db.scalars(select(Attendance).where(Attendance.meeting_id == meeting_id))
+    }
+    for row in rows:
+        assert row.status is RecordingStatus.COMPLETE
+        path = store.resolve(row.relative_path)
+        assert row.relative_path.startswith("chua-gan-vu-viec/ph-test-1/")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert store.hash(row.relative_path) == (row.sha256, row.size_bytes)
+        video, audio, seconds = decode_counts(path)
+        assert seconds > 4
+        assert abs(video - seconds * 30) <= 0.05 * seconds * 30, (video, seconds)
+        assert audio >= seconds * 50 * 0.9  # 20 ms Opus frames
+        assert row.video_frames == video
+        # The file covers the participant's attendance, less the wait for the first keyframe.
+        present = attendance[row.participant_label]
+        assert present.left_at is not None
+        assert present.joined_at is not None
+        attended = (present.left_at - present.joined_at).total_seconds()
+        assert 0 <= attended - seconds < 2.0, (attended, seconds)
+    manifests = list(store.manifests())
+    assert len(manifests) == 1
+    check = store.check_manifest(manifests[0])
+    assert check.signature_ok
+    assert check.problems == ()
+    actions = set(await db.scalars(select(AuditEvent.action)))
+    assert {"recording.start", "recording.stop"} <= actions
+    # And the whole store verifies; an altered byte is found.
+    os.environ["DIEMCAU_DATA_DIR"] = str(settings.data_dir)
+    os.environ["DIEMCAU_DATABASE_URL"] = settings.effective_database_url
+    try:
+        assert await asyncio.to_thread(cli, ["verify"]) == 0
+        victim = store.resolve(rows[0].relative_path)
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        victim.write_bytes(bytes(data))
+        assert await asyncio.to_thread(cli, ["verify"]) == 1
+    finally:
+        del os.environ["DIEMCAU_DATA_DIR"]
+        del os.environ["DIEMCAU_DATABASE_URL"]
+
+
+async def test_the_chair_starts_and_pauses_where_allowed(
+    clients: ClientFactory, db: AsyncSession, server: TestServer, settings: Settings
+) -> None:
+    meeting = await make_meeting(db, recording=RecordingPolicy.CHAIR)
+    meeting_id = meeting.id
+    chair, site = await joined(clients, db, meeting_id, n_sites=1)
+    assert chair.welcome["recording"] is False
+    await wait_until(lambda: all_see_all([chair, site], 10))
+    mark = len(site.messages)
+    await site.send({"type": "recording_control", "action": "start"})
+    assert (await site.wait_for("error", after=mark))["id"] == "not_allowed"
+    await chair.send({"type": "recording_control", "action": "start"})
+    assert (await site.wait_for("recording", after=mark))["active"] is True
+    await asyncio.sleep(2.5)
+    mark = len(site.messages)
+    await chair.send({"type": "recording_control", "action": "stop"})
+    paused = await site.wait_for("recording", after=mark)
+    assert paused == {"type": "recording", "active": False, "detail": "paused"}
+    await asyncio.sleep(1.5)
+    await chair.send({"type": "recording_control", "action": "start"})
+    await asyncio.sleep(2.5)
+    await chair.send({"type": "end_meeting"})
+    await chair.wait_for("meeting_ended")
+    rows = await finished_rows(db, meeting_id, 4)
+    assert len(rows) == 4  # two participants, two stretches each
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    manifest_path = next(store.manifests())
+    import json
+
+    document = json.loads(store.resolve(manifest_path).read_bytes())
+    assert [g["reason"] for g in document["gaps"]] == ["paused by the chair"]
+    assert document["gaps"][0]["to"] is not None
+    actions = [a for a in await db.scalars(select(AuditEvent.action)) if a.startswith("recording.")]
+    assert actions.count("recording.pause") == 1
+    assert "recording.resume" in actions
+
+
+async def test_always_recorded_meetings_cannot_be_switched_off(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db, recording=RecordingPolicy.ALWAYS)
+    (chair,) = await joined(clients, db, meeting.id, n_sites=0)
+    mark = len(chair.messages)
+    await chair.send({"type": "recording_control", "action": "stop"})
+    assert (await chair.wait_for("error", after=mark))["id"] == "recording_not_allowed"
+
+
+# ---- a full disk --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs", str(mount)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"this test needs root to mount a small tmpfs (sudo make test): {done.stderr}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk_settings(settings: Settings, small_disk: Path) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, recordings_dir=small_disk)
+
+
+async def test_a_full_disk_leaves_a_gap_and_the_meeting_goes_on(
+    db: AsyncSession,
+    small_disk_settings: Settings,
+    small_disk: Path,
+    clock: Clock,
+) -> None:
+    from web.app import create_app
+
+    settings = small_disk_settings
+    filler = small_disk / "filler.bin"
+    filler.write_bytes(b"\0" * 450_000)
+    app = create_app(settings, clock=clock)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    made: list[Client] = []
+    try:
+        meeting = await make_meeting(db, recording=RecordingPolicy.ALWAYS)
+        meeting_id = meeting.id
+        await make_user(db, "canbo", Role.OFFICER)
+        leader = await make_user(db, "lanhdao", Role.CHAIR)
+        for subject, name, role in (
+            (f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR),
+            ("site:1", "Điểm cầu 1", RoomRole.SITE),
+        ):
+            client = Client(
+                str(test_server.make_url("/")),
+                token(settings.session_key, meeting_id, subject, name, role),
+                video=SyntheticVideoTrack,
+                audio=SyntheticAudioTrack,
+            )
+            made.append(client)
+            await client.connect()
+            await client.publish()
+        chair, site = made
+        failure = await site.wait_for(
+            lambda m: m["type"] == "recording" and m["detail"] == "storage_error", timeout=30
+        )
+        assert failure["active"] is False
+        # The meeting goes on: media still flows both ways.
+        before = site.frames_from(chair.participant_id)
+        await wait_until(lambda: site.frames_from(chair.participant_id) > before + 30)
+        notices = list(await db.scalars(select(Notification.text)))
+        assert any("Ghi hình bị gián đoạn" in n for n in notices)
+        # Space comes back: recording resumes by itself.
+        mark = len(site.messages)
+        filler.unlink()
+        resumed = await site.wait_for(
+            lambda m: m["type"] == "recording" and m["active"], after=mark, timeout=20
+        )
+        assert resumed["detail"] == ""
+        await asyncio.sleep(1.5)
+        await chair.send({"type": "end_meeting"})
+        await chair.wait_for("meeting_ended")
+        rows = await finished_rows(db, meeting_id, 3)
+        assert any(r.status is RecordingStatus.INTERRUPTED for r in rows)
+        assert any(r.status is RecordingStatus.COMPLETE for r in rows)
+        store = RecordingStore(settings.recordings_root, settings.signing_key)
+        import json
+
+        manifest = json.loads(store.resolve(next(store.manifests())).read_bytes())
+        gap = manifest["gaps"][0]
+        assert gap["reason"].startswith("storage error")
+        assert gap["to"] is not None
+    finally:
+        for client in made:
+            await client.close()
+        await test_server.close()
+
+
+# ---- a killed server ----------------------------------------------------------------------
+
+
+async def test_a_killed_server_leaves_recoverable_files(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "diemcau.sqlite3")
+    settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK})
+    engine = database.create_async(settings.effective_database_url)
+    async with database.session_factory(engine)() as db:
+        # Planned around now: the server's scheduler must not end it as overdue.
+        meeting = await make_meeting(
+            db, recording=RecordingPolicy.ALWAYS, start=datetime.now(UTC) - timedelta(minutes=5)
+        )
+        meeting_id = meeting.id
+    port = 18000 + os.getpid() % 1000
+    env = {
+        **os.environ,
+        "DIEMCAU_DATA_DIR": str(data),
+        "DIEMCAU_PORT": str(port),
+        "DIEMCAU_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "DIEMCAU_ICE_ALLOWED_REMOTE": "127.0.0.1/32",
+        "DIEMCAU_LOG_LEVEL": "WARNING",
+    }
+    env.pop("DIEMCAU_DATABASE_URL", None)
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def healthy() -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("server did not start")
+
+    proc = start()
+    publisher = Client(
+        f"http://127.0.0.1:{port}/",
+        token(settings.session_key, meeting_id, "site:2", "UBND Phường Đông Kinh", RoomRole.SITE),
+        video=SyntheticVideoTrack,
+        audio=SyntheticAudioTrack,
+    )
+    try:
+        await healthy()
+        with restrict_host_addresses(("127.0.0.1",)):
+            await publisher.connect()
+            await publisher.publish()
+            await asyncio.sleep(6)
+        proc.send_signal(signal.SIGKILL)  # no goodbye, no flush, no manifest
+        proc.wait(timeout=10)
+    finally:
+        await publisher.close()
+        if proc.poll() is None:
+            proc.kill()
+    async with database.session_factory(engine)() as db:
+        (open_row,) = list(await db.scalars(select(Recording)))
+        assert open_row.status is RecordingStatus.RECORDING
+    proc = start()  # the next start recovers
+    try:
+        await healthy()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    async with database.session_factory(engine)() as db:
+        rows = {r.kind: r for r in await db.scalars(select(Recording))}
+        actions = set(await db.scalars(select(AuditEvent.action)))
+    await engine.dispose()
+    interrupted, copy = rows[RecordingKind.PARTICIPANT], rows[RecordingKind.RECOVERED]
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    assert interrupted.status is RecordingStatus.INTERRUPTED
+    assert store.hash(interrupted.relative_path) == (interrupted.sha256, interrupted.size_bytes)
+    assert copy.status is RecordingStatus.COMPLETE
+    assert copy.recovered_from_id == interrupted.id
+    video, audio, seconds = decode_counts(store.resolve(copy.relative_path))
+    assert seconds > 3
+    assert abs(video - seconds * 30) <= 0.05 * seconds * 30
+    assert audio > 0
+    # The file as the crash left it plays too, up to the moment of the crash.
+    assert decode_counts(store.resolve(interrupted.relative_path))[0] >= video - 2
+    (manifest,) = list(store.manifests())
+    assert store.check_manifest(manifest).problems == ()
+    assert "recording.recovered" in actions
+
+
+# ---- access -------------------------------------------------------------------------------
+
+
+async def stored_recording(db: AsyncSession, settings: Settings, meeting_id: int) -> Recording:
+    """A real WebM written through the store, as the recorder writes them."""
+    from recordings.writer import Segment
+
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    relative, fh = store.create("vv-2026-0001/ph-test-1", "dong-kinh-01", ".webm")
+    segment = Segment(fh, (320, 240), True)
+    video, audio = encode_vp8(320, 240, 60), encode_opus(2.0)
+    for i, packet in enumerate(video):
+        segment.write("video", bytes(packet), i * 3000, packet.is_keyframe)
+    for i, packet in enumerate(audio):
+        segment.write("audio", bytes(packet), i * 960, True)
+    segment.close()
+    digest, size = store.hash(relative)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    row = Recording(
+        meeting_id=meeting_id,
+        participant_label="UBND Phường Đông Kinh",
+        relative_path=relative,
+        status=RecordingStatus.COMPLETE,
+        sha256=digest,
+        size_bytes=size,
+        started_at=start,
+        ended_at=start + timedelta(seconds=2),
+        duration_ms=2000,
+    )
+    db.add(row)
+    await db.commit()
+    return row
+
+
+async def test_downloads_ranges_refusals_and_audit(
+    aiohttp_client: Any, db: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    from web.app import create_app
+
+    meeting = await make_meeting(db, status=MeetingStatus.ENDED)
+    row = await stored_recording(db, settings, meeting.id)
+    await make_user(db, "thanhtra", Role.AUDITOR)
+    await make_user(db, "diemcau", Role.SITE_OPERATOR)
+    auditor: WebClient = await aiohttp_client(create_app(settings, clock=clock))
+    await login(auditor, "thanhtra")
+    page = await auditor.get(f"/meetings/{meeting.id}/recordings")
+    assert page.status == 200
+    html = await page.text()
+    assert "UBND Phường Đông Kinh" in html
+    assert row.sha256 is not None
+    assert row.sha256 in html
+    partial = await auditor.get(f"/recordings/{row.id}/file", headers={"Range": "bytes=100-199"})
+    assert partial.status == 206
+    assert partial.headers["Content-Range"] == f"bytes 100-199/{row.size_bytes}"
+    body = await partial.read()
+    assert body == settings.recordings_root.joinpath(row.relative_path).read_bytes()[100:200]
+    whole = await auditor.get(f"/recordings/{row.id}/file?download=1")
+    assert whole.status == 200
+    assert "attachment" in whole.headers["Content-Disposition"]
+    outsider: WebClient = await aiohttp_client(create_app(settings, clock=clock))
+    await login(outsider, "diemcau")
+    assert (await outsider.get(f"/recordings/{row.id}/file")).status == 403
+    assert (await outsider.get(f"/meetings/{meeting.id}/recordings")).status == 403
+    db.expire_all()
+    actions = list(await db.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+    assert actions.count("recording.list") == 1
+    assert actions.count("recording.download") == 1
+    assert "recording.play" not in actions  # a range from the middle is not a new play
+
+
+async def test_combined_file_in_the_background(
+    aiohttp_client: Any, db: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    from web.app import create_app
+
+    meeting = await make_meeting(db, status=MeetingStatus.ENDED)
+    await stored_recording(db, settings, meeting.id)
+    await make_user(db, "canbo", Role.OFFICER)
+    client: WebClient = await aiohttp_client(create_app(settings, clock=clock))
+    await login(client, "canbo")
+    token_ = await csrf_of(client, f"/meetings/{meeting.id}/recordings")
+    started = await client.post(
+        f"/meetings/{meeting.id}/recordings/combine",
+        data={"csrf_token": token_},
+        allow_redirects=False,
+    )
+    assert started.status == 303
+    for _ in range(200):
+        status = await (await client.get(f"/meetings/{meeting.id}/recordings/status")).json()
+        combined = [r for r in status["recordings"] if r["kind"] == "combined"]
+        if combined and combined[0]["status"] != "processing":
+            break
+        await asyncio.sleep(0.1)
+    assert combined[0]["status"] == "complete"
+    assert combined[0]["progress"] == 100
+    db.expire_all()
+    row = await db.scalar(select(Recording).where(Recording.kind == RecordingKind.COMBINED))
+    assert row is not None
+    video, audio, seconds = decode_counts(settings.recordings_root / row.relative_path)
+    assert video >= 25  # 2 s at 15 fps
+    assert audio > 0
+    assert 1.5 < seconds < 2.5
+
+
+def test_grid_layout() -> None:
+    assert combiner._layout(1) == (1, 1, 640, 480)
+    assert combiner._layout(3) == (2, 2, 320, 240)
+    assert combiner._layout(5)[:2] == (3, 2)
+    assert fractions.Fraction(1, 15) == fractions.Fraction(1, combiner.FPS)
