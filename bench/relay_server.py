@@ -20,7 +20,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.contrib.media import MediaRelay
+from aiortc.contrib.media import MediaRecorder, MediaRelay
 
 from signaling.adapter import restrict_host_addresses
 
@@ -28,6 +28,7 @@ routes = web.RouteTableDef()
 PEERS = web.AppKey("peers", dict[str, RTCPeerConnection])
 TRACKS = web.AppKey("tracks", list[MediaStreamTrack])
 RELAY = web.AppKey("relay", MediaRelay)
+RECORDERS = web.AppKey("recorders", list[MediaRecorder])
 
 
 def configuration() -> RTCConfiguration:
@@ -39,12 +40,19 @@ async def publish(request: web.Request) -> web.Response:
     offer = await request.json()
     pc = RTCPeerConnection(configuration())
     request.app[PEERS][uuid.uuid4().hex] = pc
+    # ?record=PATH: aiortc's own MediaRecorder (decodes, re-encodes) writes what arrives.
+    recorder = MediaRecorder(request.query["record"]) if "record" in request.query else None
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         request.app[TRACKS].append(track)
+        if recorder is not None:
+            recorder.addTrack(track)
 
     await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+    if recorder is not None:
+        await recorder.start()
+        request.app[RECORDERS].append(recorder)
     await pc.setLocalDescription(await pc.createAnswer())
     assert pc.localDescription is not None
     return web.json_response({"sdp": pc.localDescription.sdp})
@@ -74,6 +82,9 @@ async def answer(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     peers = list(request.app[PEERS].values())
     request.app[PEERS].clear()
+    for recorder in request.app[RECORDERS]:
+        await recorder.stop()
+    request.app[RECORDERS].clear()
     request.app[TRACKS].clear()
     request.app[RELAY] = MediaRelay()
     await asyncio.gather(*(pc.close() for pc in peers))
@@ -88,6 +99,7 @@ def main() -> None:
     app[PEERS] = {}
     app[TRACKS] = []
     app[RELAY] = MediaRelay()
+    app[RECORDERS] = []
     app.router.add_routes(routes)
     with restrict_host_addresses(("127.0.0.1",)):
         web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
