@@ -31,6 +31,7 @@ def test_minimal_messages_parse() -> None:
         "mute_participant": {"participant_id": "p1"},
         "remove": {"participant_id": "p1"},
         "give_floor": {},
+        "recording_control": {"action": "start"},
     }
     for name, cls in protocol.CLIENT_TYPES.items():
         message = protocol.parse_client(json.dumps({"type": name, **samples.get(name, {})}), 1000)
@@ -49,6 +50,7 @@ def test_minimal_messages_parse() -> None:
         ('{"type": "subscribe_answer", "sdp": "x", "revision": true}', "bad_field"),
         ('{"type": "candidate", "pc": "both"}', "bad_field"),
         ('{"type": "publish_offer"}', "bad_field"),
+        ('{"type": "recording_control", "action": "rewind"}', "bad_field"),
         ('{"type": "hello", "version": 1e400, "token": "x"}', "bad_field"),
         ('{"type": "raise_hand", "raised": true, "pad": "' + "x" * 2000 + '"}', "too_large"),
     ],
