@@ -76,9 +76,9 @@ def decode_counts(path: Path) -> tuple[int, int, float]:
             last = max(last, float(frame.time or 0))
     with av.open(str(path)) as container:
         if container.streams.audio:
-            for frame in container.decode(audio=0):
+            for sound in container.decode(audio=0):
                 audio += 1
-                last = max(last, float(frame.time or 0))
+                last = max(last, float(sound.time or 0))
     return video, audio, last
 
 
