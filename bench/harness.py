@@ -12,11 +12,42 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy.orm import Session
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProjectDatabase:
+    token_key: bytes
+    session: Session
+    now: datetime
+
+
+@contextlib.contextmanager
+def project_database(data_dir: Path) -> Iterator[ProjectDatabase]:
+    """A migrated database under ``data_dir`` holding the reference endpoints (ids 1 and 2 the
+    offices, 3 on the communes), written in one transaction when the block ends."""
+    from sessions import db, sites
+    from sessions.models import Site
+    from sessions.settings import load_settings
+
+    settings = load_settings(environ={}, overrides={"data_dir": data_dir})
+    engine = db.create_sync(settings.effective_database_url)
+    db.upgrade(engine)
+    now = datetime.now(UTC)
+    try:
+        with Session(engine) as session, session.begin():
+            for seed in (*sites.OFFICES, *sites.commune_seeds()):
+                session.add(Site(code=seed.code, name=seed.name, kind=seed.kind, created_at=now))
+            session.flush()
+            yield ProjectDatabase(settings.session_key, session, now)
+    finally:
+        engine.dispose()
 
 
 def free_port() -> int:

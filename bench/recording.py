@@ -17,16 +17,32 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from bench.harness import CpuWindow, free_port, process, rss_mib, wait_http
+from bench.harness import (
+    CpuWindow,
+    free_port,
+    process,
+    project_database,
+    rss_mib,
+    wait_http,
+)
 from bench.sfu import Media, configuration
 from sessions import tokens
+from sessions.enums import (
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    RecordingPolicy,
+)
+from sessions.models import Meeting, MeetingSite
 from sessions.tokens import RoomRole
 from signaling.adapter import restrict_host_addresses
 from signaling.client import (
@@ -64,29 +80,10 @@ class Result:
 
 
 def prepare(data_dir: Path, count: int) -> tuple[bytes, dict[bool, list[int]]]:
-    from sqlalchemy.orm import Session
-
-    from sessions import db, sites
-    from sessions.enums import (
-        MeetingKind,
-        MeetingMode,
-        MeetingPurpose,
-        MeetingSiteRole,
-        MeetingStatus,
-        RecordingPolicy,
-    )
-    from sessions.models import Meeting, MeetingSite, Site
-    from sessions.settings import load_settings
-
-    settings = load_settings(environ={}, overrides={"data_dir": data_dir})
-    engine = db.create_sync(settings.effective_database_url)
-    db.upgrade(engine)
-    now = datetime.now(UTC)
+    """``count`` open meetings recorded always and ``count`` never, one commune each."""
     meetings: dict[bool, list[int]] = {True: [], False: []}
-    with Session(engine) as session, session.begin():
-        for seed in (*sites.OFFICES, *sites.commune_seeds()):
-            session.add(Site(code=seed.code, name=seed.name, kind=seed.kind, created_at=now))
-        session.flush()
+    with project_database(data_dir) as world:
+        session, now = world.session, world.now
         for recorded in (True, False):
             for n in range(count):
                 meeting = Meeting(
@@ -106,8 +103,7 @@ def prepare(data_dir: Path, count: int) -> tuple[bytes, dict[bool, list[int]]]:
                 session.add(meeting)
                 session.flush()
                 meetings[recorded].append(meeting.id)
-    engine.dispose()
-    return settings.session_key, meetings
+    return world.token_key, meetings
 
 
 def folder_size(path: Path) -> int:

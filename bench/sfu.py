@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from bench.harness import (
     CpuWindow,
     free_port,
     process,
+    project_database,
     rss_mib,
     slope_through_origin,
     summary,
@@ -291,11 +293,6 @@ async def until(test: Callable[[], bool], limit: float) -> None:
 
 def prepare_project(data_dir: Path) -> tuple[bytes, int]:
     """A migrated database with endpoints, a chair and an open meeting; the token key."""
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy.orm import Session
-
-    from sessions import db, sites
     from sessions.enums import (
         MeetingKind,
         MeetingMode,
@@ -304,17 +301,11 @@ def prepare_project(data_dir: Path) -> tuple[bytes, int]:
         RecordingPolicy,
         Role,
     )
-    from sessions.models import Meeting, Site, User, UserRole
-    from sessions.settings import load_settings
+    from sessions.models import Meeting, User, UserRole
     from sessions.users import hash_password
 
-    settings = load_settings(environ={}, overrides={"data_dir": data_dir})
-    engine = db.create_sync(settings.effective_database_url)
-    db.upgrade(engine)
-    now = datetime.now(UTC)
-    with Session(engine) as session, session.begin():
-        for seed in (*sites.OFFICES, *sites.commune_seeds()):
-            session.add(Site(code=seed.code, name=seed.name, kind=seed.kind, created_at=now))
+    with project_database(data_dir) as world:
+        session, now = world.session, world.now
         session.add(
             User(
                 id=1,
@@ -342,8 +333,7 @@ def prepare_project(data_dir: Path) -> tuple[bytes, int]:
         session.add(meeting)
         session.flush()
         meeting_id = meeting.id
-    engine.dispose()
-    return settings.session_key, meeting_id
+    return world.token_key, meeting_id
 
 
 def report(results: list[CaseResult]) -> dict[str, Any]:
