@@ -142,6 +142,7 @@ class Stage:
     data_dir: Path
     port: int = 8080
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -160,6 +161,7 @@ class Stage:
             "DIEMCAU_RECONNECT_GRACE_SECONDS": "20",
             "DIEMCAU_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
 
     def start(self) -> None:

@@ -28,7 +28,7 @@ from recordings.writer import Segment, WriterThread
 from sessions import notifications
 from sessions.clock import Clock
 from sessions.enums import NotificationKind, RecordingStatus, Role
-from sessions.models import UserRole
+from sessions.models import Meeting, UserRole
 
 log = logging.getLogger(__name__)
 AUDIO_WAIT_FOR_VIDEO = 4.0  # seconds of audio held back waiting for the first video keyframe
@@ -400,14 +400,20 @@ class MeetingRecorder:
         self._on_state(True, "")
 
     async def _alert(self, reason: str) -> None:
-        """A notice for officers' dashboards: the recording has a gap."""
+        """A notice on the dashboards of the officers and of the meeting's chair: the recording
+        has a gap (the chair's room page shows it too, through ``recording``)."""
         async with self._db() as db, db.begin():
-            officers = set(
+            recipients = set(
                 await db.scalars(
                     select(UserRole.user_id).where(UserRole.role.in_([Role.OFFICER, Role.ADMIN]))
                 )
             )
-            for user_id in officers:
+            chair_id = await db.scalar(
+                select(Meeting.chair_id).where(Meeting.id == self.meeting_id)
+            )
+            if chair_id is not None:
+                recipients.add(chair_id)
+            for user_id in recipients:
                 await notifications.notify(
                     db,
                     key=f"recording-failure:{self.meeting_id}:{len(self.gaps)}:user:{user_id}",

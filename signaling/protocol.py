@@ -356,6 +356,7 @@ class Welcome:
     max_message_bytes: int
     resumed: bool = False
     recording: bool = False
+    recording_detail: str = ""
 
 
 @dataclass(frozen=True)

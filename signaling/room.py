@@ -111,9 +111,12 @@ class Room:
         self._tasks: set[asyncio.Task[None]] = set()
         self._candidate: tuple[str, float] | None = None
         self.recorder: RoomRecorder | None = None
+        self.recording_detail = ""
 
     def recording_changed(self, active: bool, detail: str) -> None:
         """Called by the recorder: started, paused, storage failed or recovered."""
+        # Kept so that whoever joins later learns it too (``welcome``).
+        self.recording_detail = detail
         self.broadcast(protocol.RecordingState(active=active, detail=detail))
 
     # ---- queries -------------------------------------------------------------------------
@@ -173,6 +176,7 @@ class Room:
                 max_message_bytes=0,
                 resumed=resumed,
                 recording=self.recorder is not None and self.recorder.active,
+                recording_detail=self.recording_detail,
             )
         )
         if waiting:

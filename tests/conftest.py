@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -165,3 +166,20 @@ async def login(client: Client, username: str, password: str = PASSWORD) -> Clie
 async def csrf_of(client: Client, path: str = "/") -> str:
     page = await client.get(path)
     return csrf_from(await page.text())
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 600 KiB tmpfs: a disk that fills up for real (needs root, like the browser tests)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs", str(mount)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"this test needs root to mount a small tmpfs (sudo make test): {done.stderr}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -29,7 +29,7 @@ from sessions.enums import (
     RecordingPolicy,
     Role,
 )
-from sessions.models import Attendance, Meeting, MeetingSite, Site
+from sessions.models import Attendance, Meeting, MeetingSite, Recording, Site
 from sessions.settings import Settings, load_settings
 from sessions.tokens import JoinClaims, RoomRole
 from tests.conftest import PASSWORD, make_user
@@ -123,7 +123,11 @@ async def pages(
 
 
 async def arrange(
-    db: AsyncSession, *, status: MeetingStatus, waiting_room: bool = False
+    db: AsyncSession,
+    *,
+    status: MeetingStatus,
+    waiting_room: bool = False,
+    recording: RecordingPolicy = RecordingPolicy.ALWAYS,
 ) -> dict[str, Any]:
     now = SystemClock().now()
     await sites.seed_sites(db, now)
@@ -143,7 +147,7 @@ async def arrange(
         planned_end=now + timedelta(hours=2),
         status=status,
         waiting_room=waiting_room,
-        recording_policy=RecordingPolicy.ALWAYS,
+        recording_policy=recording,
         created_at=now,
         sites=[
             MeetingSite(site_id=host.id, role=MeetingSiteRole.HOST),
@@ -268,6 +272,73 @@ async def test_chair_and_two_kiosks_see_and_hear_each_other(
     rows = list(await sdb.scalars(select(Attendance)))
     acks = {r.display_name: r.recording_notice_ack_at is not None for r in rows}
     assert acks[names[chair]] is True
+
+
+async def test_the_chair_starts_and_pauses_the_recording(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.OPEN, recording=RecordingPolicy.CHAIR)
+    stage.start()
+    chair = await pages("chair")
+    kiosk = await pages("kiosk")
+    await join_as_chair(chair, stage, world["meeting"].id)
+    await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    await wait_for(lambda: _renders(kiosk, world["chair"].full_name))
+    switch = chair.locator("[data-action=recording]")
+    assert await switch.inner_text() == "Bắt đầu ghi hình"
+    assert await kiosk.locator("[data-recording]").is_hidden()
+
+    await switch.click()
+    await kiosk.wait_for_selector("[data-recording]:not([hidden]):not(.paused)")
+    assert "Ghi hình" in await kiosk.inner_text("[data-recording]")
+    await chair.wait_for_selector("[data-action=recording][aria-pressed=true]")
+    assert await switch.inner_text() == "Tạm dừng ghi hình"
+    await asyncio.sleep(2)  # something worth keeping
+
+    await switch.click()
+    await kiosk.wait_for_selector("[data-recording].paused:not([hidden])")
+    assert await kiosk.inner_text("[data-recording]") == "Đã tạm dừng ghi hình"
+    assert await switch.inner_text() == "Bắt đầu ghi hình"
+    # The pause closed the files: each participant's stretch is filed, hashed.
+    meeting_id = world["meeting"].id
+    expected = {world["chair"].full_name, world["a"].name}
+    names: set[str] = set()
+    for _ in range(40):
+        sdb.expire_all()
+        rows = list(await sdb.scalars(select(Recording).where(Recording.meeting_id == meeting_id)))
+        names = {r.participant_label for r in rows if r.sha256}
+        if len(names) >= 2:
+            break
+        await asyncio.sleep(0.25)
+    assert names == expected
+
+
+async def test_a_full_disk_alerts_the_chair_and_the_meeting_goes_on(
+    stage: Stage, sdb: AsyncSession, small_disk: Path, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    filler = small_disk / "filler.bin"
+    filler.write_bytes(b"\0" * 450_000)
+    stage.extra_env["DIEMCAU_RECORDINGS_DIR"] = str(small_disk)
+    stage.start()
+    chair = await pages("chair")
+    kiosk = await pages("kiosk")
+    await join_as_chair(chair, stage, world["meeting"].id)
+    await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    problem = chair.locator("[data-recording-problem]")
+    await chair.wait_for_selector("[data-recording-problem]:not([hidden])", timeout=40_000)
+    assert "Ghi hình đang bị gián đoạn" in await problem.inner_text()
+    # The meeting goes on: the chair still sees the commune.
+    seen = (await rendered(chair)).get(world["a"].name, 0)
+    await wait_for(lambda: _renders(chair, world["a"].name, seen + 30))
+    # Space comes back: the alert goes by itself and the recording indicator returns.
+    filler.unlink()
+    await chair.wait_for_selector("[data-recording-problem]", state="hidden", timeout=30_000)
+    await chair.wait_for_selector("[data-recording]:not([hidden])")
+
+
+async def _renders(page: Page, name: str, at_least: int = 20) -> bool:
+    return (await rendered(page)).get(name, 0) >= at_least
 
 
 async def test_kiosk_joins_when_the_meeting_opens_and_returns_to_idle(

@@ -202,22 +202,6 @@ async def test_always_recorded_meetings_cannot_be_switched_off(
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs", str(mount)],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"this test needs root to mount a small tmpfs (sudo make test): {done.stderr}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-@pytest.fixture
 def small_disk_settings(settings: Settings, small_disk: Path) -> Settings:
     import dataclasses
 
@@ -242,8 +226,10 @@ async def test_a_full_disk_leaves_a_gap_and_the_meeting_goes_on(
     try:
         meeting = await make_meeting(db, recording=RecordingPolicy.ALWAYS)
         meeting_id = meeting.id
-        await make_user(db, "canbo", Role.OFFICER)
+        officer = await make_user(db, "canbo", Role.OFFICER)
         leader = await make_user(db, "lanhdao", Role.CHAIR)
+        meeting.chair_id = leader.id
+        await db.commit()
         for subject, name, role in (
             (f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR),
             ("site:1", "Điểm cầu 1", RoomRole.SITE),
@@ -265,8 +251,17 @@ async def test_a_full_disk_leaves_a_gap_and_the_meeting_goes_on(
         # The meeting goes on: media still flows both ways.
         before = site.frames_from(chair.participant_id)
         await wait_until(lambda: site.frames_from(chair.participant_id) > before + 30)
-        notices = list(await db.scalars(select(Notification.text)))
-        assert any("Ghi hình bị gián đoạn" in n for n in notices)
+        notices = list(await db.scalars(select(Notification)))
+        alerted = {n.user_id for n in notices if "Ghi hình bị gián đoạn" in n.text}
+        assert {officer.id, leader.id} <= alerted  # the dashboards of officers and the chair
+        # Someone joining now learns why nothing is being recorded.
+        late = Client(
+            str(test_server.make_url("/")),
+            token(settings.session_key, meeting_id, "site:2", "Điểm cầu 2", RoomRole.SITE),
+        )
+        made.append(late)
+        welcome = await late.connect()
+        assert (welcome["recording"], welcome["recording_detail"]) == (False, "storage_error")
         # Space comes back: recording resumes by itself.
         mark = len(site.messages)
         filler.unlink()

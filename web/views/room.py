@@ -44,6 +44,7 @@ def _room_context(
         "token": tokens.sign(claims, settings.session_key),
         "claims": claims,
         "recording_required": meeting.recording_policy is not RecordingPolicy.NEVER,
+        "chair_switches_recording": meeting.recording_policy is RecordingPolicy.CHAIR,
         "strings": strings_json(request),
         "staff": staff,
         "is_open": meeting.status in JOINABLE,

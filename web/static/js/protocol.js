@@ -71,6 +71,8 @@ export class LiveSession extends EventTarget {
     this.role = '';
     this.waiting = false;
     this.recording = false;
+    /** why recording is off: '' (not started), 'paused' or 'storage_error' */
+    this.recordingDetail = '';
     this.activeSpeaker = /** @type {string|null} */ (null);
     this.floor = /** @type {string|null} */ (null);
     this.videoKbps = 0;
@@ -177,6 +179,7 @@ export class LiveSession extends EventTarget {
         this.role = message.role;
         this.waiting = message.waiting;
         this.recording = message.recording;
+        this.recordingDetail = message.recording_detail ?? '';
         this.iceServers = message.ice_servers;
         this.videoKbps = message.video_kbps;
         this.audioKbps = message.audio_kbps;
@@ -236,6 +239,7 @@ export class LiveSession extends EventTarget {
         break;
       case 'recording':
         this.recording = message.active;
+        this.recordingDetail = message.detail;
         this.emit('recording', { active: message.active, detail: message.detail });
         break;
       case 'removed':
@@ -411,6 +415,9 @@ export class LiveSession extends EventTarget {
   giveFloor(participantId) { this.send({ type: 'give_floor', participant_id: participantId }); }
 
   endMeeting() { this.send({ type: 'end_meeting' }); }
+
+  /** Chair: start or pause the recording (where the meeting's policy lets the chair). @param {'start'|'stop'} action */
+  recordingControl(action) { this.send({ type: 'recording_control', action }); }
 
   leave() {
     this.send({ type: 'leave' });

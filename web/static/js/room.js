@@ -102,6 +102,9 @@ export class RoomView {
       case 'end':
         if (window.confirm(this.t.confirm_end)) s.endMeeting();
         break;
+      case 'recording':
+        s.recordingControl(s.recording ? 'stop' : 'start');
+        break;
       case 'admit-all':
         s.admit(null);
         break;
@@ -244,6 +247,7 @@ export class RoomView {
     this.setPressed('camera', this.videoMuted, this.videoMuted ? this.t.camera_on : this.t.camera_off);
     this.setPressed('audio-only', s.audioOnly, s.audioOnly ? this.t.video_on : this.t.audio_only);
     this.setPressed('hand', this.handRaised, this.handRaised ? this.t.lower_hand : this.t.raise_hand);
+    this.setPressed('recording', s.recording, s.recording ? this.t.recording_pause : this.t.recording_start);
     for (const node of this.root.querySelectorAll('[data-chair-only]')) {
       node.toggleAttribute('hidden', s.role !== 'chair');
     }
@@ -280,7 +284,16 @@ export class RoomView {
   renderState() {
     const s = this.session;
     this.root.querySelector('[data-banner="reconnecting"]')?.toggleAttribute('hidden', s.state !== 'reconnecting');
-    this.root.querySelector('[data-recording]')?.toggleAttribute('hidden', !s.recording);
+    const indicator = this.root.querySelector('[data-recording]');
+    if (indicator) {
+      const paused = !s.recording && s.recordingDetail === 'paused';
+      indicator.toggleAttribute('hidden', !s.recording && !paused);
+      indicator.textContent = paused ? this.t.recording_paused : `● ${this.t.recording}`;
+      indicator.classList.toggle('paused', paused);
+    }
+    this.root.querySelector('[data-recording-problem]')
+      ?.toggleAttribute('hidden', s.recording || s.recordingDetail !== 'storage_error');
+    this.renderControls();
     this.root.dataset.state = s.state;
   }
 
