@@ -50,6 +50,17 @@ def project_database(data_dir: Path) -> Iterator[ProjectDatabase]:
         engine.dispose()
 
 
+def project_env(data_dir: Path | str, port: int) -> dict[str, str]:
+    """Environment for ``diemcau serve`` in a benchmark: loopback media only, quiet logs."""
+    return {
+        "DIEMCAU_DATA_DIR": str(data_dir),
+        "DIEMCAU_PORT": str(port),
+        "DIEMCAU_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "DIEMCAU_ICE_ALLOWED_REMOTE": "127.0.0.1/32",
+        "DIEMCAU_LOG_LEVEL": "WARNING",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -29,6 +29,7 @@ from bench.harness import (
     free_port,
     process,
     project_database,
+    project_env,
     rss_mib,
     wait_http,
 )
@@ -212,13 +213,7 @@ async def run(count: int, rounds: int) -> dict[str, Any]:
         data = Path(tmp) / "data"
         key, meetings = prepare(data, count)
         project_port, relay_port = free_port(), free_port()
-        env = {
-            "DIEMCAU_DATA_DIR": str(data),
-            "DIEMCAU_PORT": str(project_port),
-            "DIEMCAU_ICE_HOST_ADDRESSES": "127.0.0.1",
-            "DIEMCAU_ICE_ALLOWED_REMOTE": "127.0.0.1/32",
-            "DIEMCAU_LOG_LEVEL": "WARNING",
-        }
+        env = project_env(data, project_port)
         baseline_dir = Path(tmp) / "baseline"
         with (
             process(["-m", "web.cli", "serve"], env) as project,

@@ -37,6 +37,7 @@ from bench.harness import (
     free_port,
     process,
     project_database,
+    project_env,
     rss_mib,
     slope_through_origin,
     summary,
@@ -399,13 +400,7 @@ async def main_async(large_k: list[int], baseline_k: list[int]) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="diemcau-bench-") as tmp:
         key, meeting_id = prepare_project(Path(tmp))
         project_port, relay_port = free_port(), free_port()
-        env = {
-            "DIEMCAU_DATA_DIR": tmp,
-            "DIEMCAU_PORT": str(project_port),
-            "DIEMCAU_ICE_HOST_ADDRESSES": "127.0.0.1",
-            "DIEMCAU_ICE_ALLOWED_REMOTE": "127.0.0.1/32",
-            "DIEMCAU_LOG_LEVEL": "WARNING",
-        }
+        env = project_env(tmp, project_port)
         with (
             process(["-m", "web.cli", "serve"], env) as project_proc,
             process(["-m", "bench.relay_server", "--port", str(relay_port)]) as relay_proc,
