@@ -16,7 +16,7 @@ from aiortc import RTCRtpSender
 from aiortc.rtp import RtpPacket
 
 from signaling.adapter import SenderReport, SenderTap
-from signaling.rtp import PacketWriter, seq_add, seq_newer, write_rtx
+from signaling.rtp import PacketWriter, rtx_writer, seq_add, seq_newer, write_rtx
 from signaling.source import Source, ntp_now
 
 
@@ -45,6 +45,7 @@ class Forwarder:
             sender_report=self._sender_report,
         )
         self._writer: PacketWriter | None = None
+        self._rtx_writer: PacketWriter | None = None  # when RTX was negotiated
         self._waiting = kind == "video"
         self._rebase_next = True
         self._seq_offset = 0
@@ -93,6 +94,8 @@ class Forwarder:
             if identity is None:
                 return  # not negotiated yet
             writer = self._writer = PacketWriter(identity)
+            if identity.rtx_payload_type is not None:
+                self._rtx_writer = rtx_writer(identity)
         if self._waiting:
             if not keyframe:
                 self.stats.dropped_waiting += 1
@@ -135,17 +138,17 @@ class Forwarder:
 
     def _nack(self, out_seq: int) -> None:
         writer = self._writer
-        identity = self.tap.identity
-        if writer is None or identity is None:
+        if writer is None:
             return
         original = self.source.packet((out_seq - self._seq_offset) & 0xFFFF)
         if original is None:
             self.stats.retransmit_misses += 1
             return
         timestamp = (original.timestamp + self._ts_offset) & 0xFFFFFFFF
-        if identity.rtx_payload_type is not None:
+        rtx = self._rtx_writer
+        if rtx is not None:
             data = write_rtx(
-                identity, self._rtx_seq, out_seq, timestamp, original.marker, original.payload
+                rtx, self._rtx_seq, out_seq, timestamp, original.marker, original.payload
             )
             self._rtx_seq = seq_add(self._rtx_seq, 1)
         else:

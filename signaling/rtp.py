@@ -146,26 +146,25 @@ class PacketWriter:
         return header + extensions + payload
 
 
-def write_rtx(
-    identity: OutboundIdentity,
-    rtx_seq: int,
-    original_seq: int,
-    timestamp: int,
-    marker: int,
-    payload: bytes,
-) -> bytes:
-    """An RFC 4588 retransmission of ``original_seq`` on the RTX stream."""
+def rtx_writer(identity: OutboundIdentity) -> PacketWriter:
+    """A writer for the RFC 4588 retransmission stream paired with ``identity``."""
     assert identity.rtx_payload_type is not None
-    rtx_identity = OutboundIdentity(
-        ssrc=identity.rtx_ssrc,
-        payload_type=identity.rtx_payload_type,
-        rtx_ssrc=identity.rtx_ssrc,
-        rtx_payload_type=None,
-        mid=identity.mid,
-        mid_ext=identity.mid_ext,
-        abs_send_time_ext=None,
-        audio_level_ext=None,
+    return PacketWriter(
+        OutboundIdentity(
+            ssrc=identity.rtx_ssrc,
+            payload_type=identity.rtx_payload_type,
+            rtx_ssrc=identity.rtx_ssrc,
+            rtx_payload_type=None,
+            mid=identity.mid,
+            mid_ext=identity.mid_ext,
+            abs_send_time_ext=None,
+            audio_level_ext=None,
+        )
     )
-    return PacketWriter(rtx_identity).write(
-        rtx_seq, timestamp, marker, _SEQ.pack(original_seq) + payload, None, None
-    )
+
+
+def write_rtx(
+    rtx: PacketWriter, rtx_seq: int, original_seq: int, timestamp: int, marker: int, payload: bytes
+) -> bytes:
+    """A retransmission of ``original_seq``: its sequence number, then the original payload."""
+    return rtx.write(rtx_seq, timestamp, marker, _SEQ.pack(original_seq) + payload, None, None)

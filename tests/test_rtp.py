@@ -16,6 +16,7 @@ from signaling.rtp import (
     PacketWriter,
     h264_keyframe_start,
     one_byte_extensions,
+    rtx_writer,
     seq_newer,
     vp8_keyframe_start,
     write_rtx,
@@ -146,7 +147,8 @@ def test_rtx_carries_the_original_sequence_number() -> None:
         abs_send_time_ext=3,
         audio_level_ext=None,
     )
-    packet = RtpPacket.parse(write_rtx(identity, 10, 4242, 900, 1, b"data"), ext_map((1, MID)))
+    data = write_rtx(rtx_writer(identity), 10, 4242, 900, 1, b"data")
+    packet = RtpPacket.parse(data, ext_map((1, MID)))
     assert (packet.ssrc, packet.payload_type, packet.sequence_number) == (2, 98, 10)
     assert packet.payload == b"\x10\x92data"
 
