@@ -131,7 +131,7 @@ class MeetingRecorder:
         self._writer = WriterThread(str(meeting_id), self._write_failed)
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._retry: asyncio.TimerHandle | None = None
+        self._recovery: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
         async with self._db() as db:
@@ -145,6 +145,20 @@ class MeetingRecorder:
     @property
     def active(self) -> bool:
         return self.state == "active"
+
+    @property
+    def detail(self) -> str:
+        return {"paused": "paused", "failed": "storage_error"}.get(self.state, "")
+
+    def _announce(self) -> None:
+        self._on_state(self.active, self.detail)
+
+    def _ask_keyframes(self) -> None:
+        """Files start on a keyframe: ask every publisher for one now."""
+        for person in self.people.values():
+            video = person.tracks.get("video")
+            if video is not None:
+                video.source.request_keyframe()
 
     # ---- what the room tells us ----------------------------------------------------------
 
@@ -180,11 +194,8 @@ class MeetingRecorder:
         if previous == "paused":
             self._end_gap()
         self._log("recording.start" if previous == "idle" else "recording.resume", {"by": by})
-        for person in self.people.values():
-            video = person.tracks.get("video")
-            if video is not None:
-                video.source.request_keyframe()
-        self._on_state(True, "")
+        self._ask_keyframes()
+        self._announce()
 
     def pause(self, by: str) -> None:
         if self.state != "active":
@@ -194,7 +205,7 @@ class MeetingRecorder:
             self._close(person, "paused")
         self._begin_gap("paused by the chair")
         self._log("recording.pause", {"by": by})
-        self._on_state(False, "paused")
+        self._announce()
 
     # ---- packets (event loop, hot) -----------------------------------------------------------
 
@@ -373,31 +384,33 @@ class MeetingRecorder:
         self._begin_gap(f"storage error: {reason}")
         self._log("recording.failure", {"reason": reason[:200]})
         self._spawn(self._alert(reason))
-        self._on_state(False, "storage_error")
-        self._retry = self._loop.call_later(RETRY_SECONDS, self._try_again)
+        self._announce()
+        self._recovery = asyncio.create_task(self._recover())
 
-    def _try_again(self) -> None:
-        self._retry = None
-        if self.state != "failed":
-            return
-        try:
-            relative, fh = self.store.create(self.directory, ".write-probe", ".tmp")
-            with fh:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.unlink(self.store.resolve(relative))
-        except OSError:
-            self._retry = self._loop.call_later(RETRY_SECONDS, self._try_again)
-            return
-        self.state = "active"
-        self._end_gap()
-        self._log("recording.resume", {"by": "storage recovered"})
-        for person in self.people.values():
-            video = person.tracks.get("video")
-            if video is not None:
-                video.source.request_keyframe()
-        self._on_state(True, "")
+    def _probe(self) -> None:
+        """Can the storage take a file again? (Raises OSError if not.)"""
+        relative, fh = self.store.create(self.directory, ".write-probe", ".tmp")
+        with fh:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.unlink(self.store.resolve(relative))
+
+    async def _recover(self) -> None:
+        """Probe the storage every few seconds, on a thread: a sick disk can block for long."""
+        while self.state == "failed":
+            await asyncio.sleep(RETRY_SECONDS)
+            try:
+                await asyncio.to_thread(self._probe)
+            except OSError:
+                continue
+            if self.state != "failed":
+                return  # stopped meanwhile
+            self.state = "active"
+            self._end_gap()
+            self._log("recording.resume", {"by": "storage recovered"})
+            self._ask_keyframes()
+            self._announce()
 
     async def _alert(self, reason: str) -> None:
         """A notice on the dashboards of the officers and of the meeting's chair: the recording
@@ -439,8 +452,8 @@ class MeetingRecorder:
             return None
         was = self.state
         self.state = "stopped"
-        if self._retry is not None:
-            self._retry.cancel()
+        if self._recovery is not None:
+            self._recovery.cancel()
         for person in self.people.values():
             self._close(person, "meeting ended")
         self._end_gap()

@@ -49,6 +49,11 @@ class RoomRecorder(Protocol):
     @property
     def active(self) -> bool: ...
 
+    @property
+    def detail(self) -> str:
+        """Why it is not recording: ``""``, ``paused`` or ``storage_error``."""
+        ...
+
     def add_source(self, source: Source, name: str, subject: str) -> MediaSink: ...
 
     def remove_source(self, source: Source) -> None: ...
@@ -111,12 +116,9 @@ class Room:
         self._tasks: set[asyncio.Task[None]] = set()
         self._candidate: tuple[str, float] | None = None
         self.recorder: RoomRecorder | None = None
-        self.recording_detail = ""
 
     def recording_changed(self, active: bool, detail: str) -> None:
         """Called by the recorder: started, paused, storage failed or recovered."""
-        # Kept so that whoever joins later learns it too (``welcome``).
-        self.recording_detail = detail
         self.broadcast(protocol.RecordingState(active=active, detail=detail))
 
     # ---- queries -------------------------------------------------------------------------
@@ -176,7 +178,7 @@ class Room:
                 max_message_bytes=0,
                 resumed=resumed,
                 recording=self.recorder is not None and self.recorder.active,
-                recording_detail=self.recording_detail,
+                recording_detail=self.recorder.detail if self.recorder is not None else "",
             )
         )
         if waiting:
