@@ -474,13 +474,14 @@ async def test_combined_file_in_the_background(
         allow_redirects=False,
     )
     assert started.status == 303
-    for _ in range(200):
+    # Generous: the combine shares two CPUs with whatever else runs (not a speed check).
+    for _ in range(600):
         status = await (await client.get(f"/meetings/{meeting.id}/recordings/status")).json()
         combined = [r for r in status["recordings"] if r["kind"] == "combined"]
         if combined and combined[0]["status"] != "processing":
             break
         await asyncio.sleep(0.1)
-    assert combined[0]["status"] == "complete"
+    assert combined[0]["status"] == "complete", combined
     assert combined[0]["progress"] == 100
     db.expire_all()
     row = await db.scalar(select(Recording).where(Recording.kind == RecordingKind.COMBINED))
