@@ -27,12 +27,6 @@ async def issue(db: AsyncSession, site: Site, at: datetime, *, actor_id: int | N
     return token
 
 
-async def revoke(db: AsyncSession, site: Site, at: datetime, *, actor_id: int | None) -> None:
-    site.device_token_hash = None
-    site.device_token_issued_at = None
-    await audit.record(db, at, actor_id, "site.device_revoke", "site", site.id, {"code": site.code})
-
-
 async def site_for(db: AsyncSession, token: str) -> Site | None:
     if not token or len(token) > 100:
         return None

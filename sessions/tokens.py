@@ -22,7 +22,6 @@ class RoomRole(StrEnum):
     SECRETARY = "secretary"
     SITE = "site"  # an endpoint's kiosk
     PARTICIPANT = "participant"  # citizen, representative, lawyer, agency, …
-    RECORDER = "recorder"
 
     @property
     def skips_waiting_room(self) -> bool:
@@ -31,10 +30,6 @@ class RoomRole(StrEnum):
     @property
     def may_admit(self) -> bool:
         return self in (RoomRole.CHAIR, RoomRole.OFFICER)
-
-    @property
-    def is_staff(self) -> bool:
-        return self in (RoomRole.CHAIR, RoomRole.OFFICER, RoomRole.SECRETARY)
 
 
 class TokenError(Exception):

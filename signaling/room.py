@@ -135,9 +135,6 @@ class Room:
     def sources(self) -> list[Source]:
         return [s for p in self.present() for s in p.sources]
 
-    def forwarders_of(self, source: Source) -> list[object]:
-        return list(source.sinks)
-
     # ---- sending -------------------------------------------------------------------------
 
     def broadcast(
