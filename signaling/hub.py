@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -93,13 +94,14 @@ class Hub:
         await room.end(None)
         return True
 
-    def status(self) -> list[dict[str, object]]:
+    def status(self) -> list[dict[str, Any]]:
         """What is live on this process, for operators (and tests): rooms, people, media."""
-        out: list[dict[str, object]] = []
+        out: list[dict[str, Any]] = []
         for meeting_id, room in self.rooms.items():
-            people = []
+            people: list[dict[str, Any]] = []
             for p in room.participants.values():
                 forwarders = p.subscribe.forwarders if p.subscribe else []
+                sent = [f.stats for f in forwarders]
                 people.append(
                     {
                         "id": p.id,
@@ -112,11 +114,23 @@ class Hub:
                             s.kind: {"packets": s.packets_received, "keyframes": s.keyframes_seen}
                             for s in p.sources
                         },
-                        "forwarded_packets": sum(f.stats.packets for f in forwarders),
+                        "keyframe_requests": sum(s.keyframe_requests_sent for s in p.sources),
+                        "forwarded_packets": sum(s.packets for s in sent),
+                        "retransmitted": sum(s.retransmitted for s in sent),
+                        "retransmit_misses": sum(s.retransmit_misses for s in sent),
+                        "dropped_waiting_for_keyframe": sum(s.dropped_waiting for s in sent),
                         "subscriptions": len(forwarders),
                     }
                 )
-            out.append({"meeting_id": meeting_id, "live": room.live, "participants": people})
+            out.append(
+                {
+                    "meeting_id": meeting_id,
+                    "live": room.live,
+                    # Attendance or lifecycle records that could not be written (see the log).
+                    "journal_failures": room.journal.failures,
+                    "participants": people,
+                }
+            )
         return out
 
     async def close(self) -> None:

@@ -214,7 +214,6 @@ class SubscribePeer:
         self._dirty = asyncio.Event()
         self._answer: asyncio.Future[str] | None = None
         self._task = asyncio.create_task(self._negotiate_loop())
-        self.negotiations = 0
 
     def want(self, sources: list[Source]) -> None:
         if [s.track_id for s in sources] != [s.track_id for s in self._wanted]:
@@ -312,7 +311,6 @@ class SubscribePeer:
         description = pc.localDescription
         assert description is not None
         self.revision += 1
-        self.negotiations += 1
         tracks = [
             protocol.TrackInfo(
                 mid=slot.transceiver.mid or "",

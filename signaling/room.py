@@ -76,7 +76,10 @@ class MediaConfig:
 
 class RoomJournal(Protocol):
     """What the room reports for the record (attendance, lifecycle). Implemented on the
-    database in ``signaling.journal``; every call must be cheap to await."""
+    database in ``signaling.journal``; every call must be cheap to await, and a write that
+    fails is counted in ``failures`` rather than raised (the meeting goes on)."""
+
+    failures: int
 
     async def joined(self, participant: Participant) -> None: ...
 

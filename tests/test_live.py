@@ -572,14 +572,7 @@ async def test_under_loss_and_jitter_video_keeps_flowing(
             assert fps >= 25, f"{c.participant_id} got {fps:.1f} fps from {o.participant_id}"
             assert c.max_gap_from(o.participant_id) <= 1.0
     assert sum(i.dropped for i in impairments) > 50  # the loss really happened
-    room = server.app[HUB].rooms[meeting.id]
-    # Losses were repaired by retransmission on the server's legs.
-    assert (
-        sum(
-            f.stats.retransmitted
-            for p in room.present()
-            if p.subscribe
-            for f in p.subscribe.forwarders
-        )
-        > 0
-    )
+    (status,) = server.app[HUB].status()
+    # Losses were repaired by retransmission on the server's legs, as operators see it.
+    assert sum(p["retransmitted"] for p in status["participants"]) > 0
+    assert status["journal_failures"] == 0
