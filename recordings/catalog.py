@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from recordings.store import RecordingStore
 from sessions import audit
 from sessions.enums import RecordingKind, RecordingStatus
 from sessions.models import Case, Meeting, Recording
@@ -145,6 +147,39 @@ def manifest(
         "gaps": list(gaps),
         "markers": list(markers),
     }
+
+
+async def write_manifest(
+    db_factory: async_sessionmaker[AsyncSession],
+    store: RecordingStore,
+    meeting_id: int,
+    *,
+    at: datetime,
+    reason: str,
+    gaps: Sequence[dict[str, Any]] = (),
+    markers: Sequence[dict[str, Any]] = (),
+    directory: str | None = None,
+) -> str | None:
+    """Sign a new manifest of everything filed for the meeting (in ``directory``, by default
+    the meeting's folder under its case today); its path, or None when nothing is filed."""
+    async with db_factory() as db:
+        reference, case_reference, title = await meeting_refs(db, meeting_id)
+        rows = await rows_for(db, meeting_id)
+    if not rows:
+        return None
+    document = manifest(
+        meeting_id=meeting_id,
+        reference=reference,
+        case_reference=case_reference,
+        title=title,
+        rows=rows,
+        gaps=gaps,
+        markers=markers,
+        written_at=at,
+        reason=reason,
+    )
+    folder = directory if directory is not None else store.meeting_dir(case_reference, reference)
+    return await asyncio.to_thread(store.write_manifest, folder, document)
 
 
 async def log(

@@ -462,27 +462,23 @@ class MeetingRecorder:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if was == "idle" and not self.people:
             return None
-        async with self._db() as db:
-            rows = await catalog.rows_for(db, self.meeting_id)
-        if not rows:
-            return None
-        document = catalog.manifest(
-            meeting_id=self.meeting_id,
-            reference=self.reference,
-            case_reference=self.case_reference,
-            title=self.title,
-            rows=rows,
-            gaps=self.gaps,
-            markers=self.markers,
-            written_at=self.clock.now(),
-            reason="meeting ended",
-        )
         try:
-            path = await asyncio.to_thread(self.store.write_manifest, self.directory, document)
+            path = await catalog.write_manifest(
+                self._db,
+                self.store,
+                self.meeting_id,
+                at=self.clock.now(),
+                reason="meeting ended",
+                gaps=self.gaps,
+                markers=self.markers,
+                directory=self.directory,
+            )
         except OSError as exc:
             log.error("could not write the manifest of meeting %s: %s", self.meeting_id, exc)
             return None
-        self._log("recording.stop", {"manifest": path, "files": len(rows)})
+        if path is None:
+            return None
+        self._log("recording.stop", {"manifest": path})
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         return path
 

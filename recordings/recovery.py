@@ -150,22 +150,13 @@ async def recover(
             )
         meetings.setdefault(row.meeting_id, []).append(gap)
     for meeting_id, gaps in meetings.items():
-        async with db_factory() as db:
-            reference, case_reference, title = await catalog.meeting_refs(db, meeting_id)
-            rows = await catalog.rows_for(db, meeting_id)
-        document = catalog.manifest(
-            meeting_id=meeting_id,
-            reference=reference,
-            case_reference=case_reference,
-            title=title,
-            rows=rows,
-            gaps=gaps,
-            markers=[],
-            written_at=now,
+        manifest_path = await catalog.write_manifest(
+            db_factory,
+            store,
+            meeting_id,
+            at=now,
             reason="recovered after the server stopped",
-        )
-        manifest_path = await asyncio.to_thread(
-            store.write_manifest, store.meeting_dir(case_reference, reference), document
+            gaps=gaps,
         )
         await catalog.log(
             db_factory,

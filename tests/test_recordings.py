@@ -4,7 +4,9 @@ played and downloaded only by those entitled, every access audited."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fractions
+import json
 import os
 import shutil
 import signal
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import av
 import pytest
 from aiohttp.test_utils import TestServer
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import combine as combiner
 from recordings.store import RecordingStore
+from recordings.writer import Segment
 from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.enums import (
@@ -57,6 +61,7 @@ from tests.live_support import (
     settings,
     wait_until,
 )
+from web.app import create_app
 from web.cli import main as cli
 
 
@@ -178,8 +183,6 @@ async def test_the_chair_starts_and_pauses_where_allowed(
     assert len(rows) == 4  # two participants, two stretches each
     store = RecordingStore(settings.recordings_root, settings.signing_key)
     manifest_path = next(store.manifests())
-    import json
-
     document = json.loads(store.resolve(manifest_path).read_bytes())
     assert [g["reason"] for g in document["gaps"]] == ["paused by the chair"]
     assert document["gaps"][0]["to"] is not None
@@ -203,8 +206,6 @@ async def test_always_recorded_meetings_cannot_be_switched_off(
 
 @pytest.fixture
 def small_disk_settings(settings: Settings, small_disk: Path) -> Settings:
-    import dataclasses
-
     return dataclasses.replace(settings, recordings_dir=small_disk)
 
 
@@ -214,8 +215,6 @@ async def test_a_full_disk_leaves_a_gap_and_the_meeting_goes_on(
     small_disk: Path,
     clock: Clock,
 ) -> None:
-    from web.app import create_app
-
     settings = small_disk_settings
     filler = small_disk / "filler.bin"
     filler.write_bytes(b"\0" * 450_000)
@@ -276,8 +275,6 @@ async def test_a_full_disk_leaves_a_gap_and_the_meeting_goes_on(
         assert any(r.status is RecordingStatus.INTERRUPTED for r in rows)
         assert any(r.status is RecordingStatus.COMPLETE for r in rows)
         store = RecordingStore(settings.recordings_root, settings.signing_key)
-        import json
-
         manifest = json.loads(store.resolve(next(store.manifests())).read_bytes())
         gap = manifest["gaps"][0]
         assert gap["reason"].startswith("storage error")
@@ -325,8 +322,6 @@ async def test_a_killed_server_leaves_recoverable_files(
         )
 
     async def healthy() -> None:
-        import aiohttp
-
         async with aiohttp.ClientSession() as session:
             for _ in range(200):
                 try:
@@ -392,8 +387,6 @@ async def test_a_killed_server_leaves_recoverable_files(
 
 async def stored_recording(db: AsyncSession, settings: Settings, meeting_id: int) -> Recording:
     """A real WebM written through the store, as the recorder writes them."""
-    from recordings.writer import Segment
-
     store = RecordingStore(settings.recordings_root, settings.signing_key)
     relative, fh = store.create("vv-2026-0001/ph-test-1", "dong-kinh-01", ".webm")
     segment = Segment(fh, (320, 240), True)
@@ -424,8 +417,6 @@ async def stored_recording(db: AsyncSession, settings: Settings, meeting_id: int
 async def test_downloads_ranges_refusals_and_audit(
     aiohttp_client: Any, db: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    from web.app import create_app
-
     meeting = await make_meeting(db, status=MeetingStatus.ENDED)
     row = await stored_recording(db, settings, meeting.id)
     await make_user(db, "thanhtra", Role.AUDITOR)
@@ -460,8 +451,6 @@ async def test_downloads_ranges_refusals_and_audit(
 async def test_combined_file_in_the_background(
     aiohttp_client: Any, db: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    from web.app import create_app
-
     meeting = await make_meeting(db, status=MeetingStatus.ENDED)
     await stored_recording(db, settings, meeting.id)
     await make_user(db, "canbo", Role.OFFICER)
@@ -490,6 +479,22 @@ async def test_combined_file_in_the_background(
     assert video >= 25  # 2 s at 15 fps
     assert audio > 0
     assert 1.5 < seconds < 2.5
+    # The combined file is filed like the others: listed, with its hash, in a signed manifest.
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+    listed: list[dict[str, Any]] = []
+    for _ in range(100):
+        listed = [
+            entry
+            for relative in store.manifests()
+            for entry in json.loads(store.resolve(relative).read_bytes())["files"]
+        ]
+        if any(entry["id"] == row.id for entry in listed):
+            break
+        await asyncio.sleep(0.1)
+    assert {"id": row.id, "sha256": row.sha256} in [
+        {"id": e["id"], "sha256": e["sha256"]} for e in listed
+    ]
+    assert all(not store.check_manifest(m).problems for m in store.manifests())
 
 
 def test_grid_layout() -> None:

@@ -26,7 +26,6 @@ from web.templating import redirect_with_flash, render
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
 READERS = (Role.OFFICER, Role.CHAIR, Role.SECRETARY, Role.AUDITOR)
-PLAYABLE = (RecordingStatus.COMPLETE,)
 MARKERS = {
     "meeting.join": N_("joined"),
     "meeting.left": N_("left"),
@@ -47,6 +46,16 @@ MARKERS = {
 }
 
 
+def _playable(rows: list[Recording]) -> list[Recording]:
+    """Participants' complete files (recovered ones included): what plays and what combines."""
+    return [
+        r
+        for r in rows
+        if r.status is RecordingStatus.COMPLETE
+        and r.kind in (RecordingKind.PARTICIPANT, RecordingKind.RECOVERED)
+    ]
+
+
 async def _audit(request: web.Request, action: str, meeting_id: int, **details: object) -> None:
     await audit.record(
         db_of(request),
@@ -65,11 +74,7 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
     rows = await catalog.rows_for(db, meeting.id)
-    playable = [
-        r
-        for r in rows
-        if r.status in PLAYABLE and r.kind in (RecordingKind.PARTICIPANT, RecordingKind.RECOVERED)
-    ]
+    playable = _playable(rows)
     origin: datetime | None = min((r.started_at for r in playable), default=None)
     events = list(
         await db.scalars(
@@ -150,12 +155,7 @@ async def start_combine(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
     rows = await catalog.rows_for(db, meeting.id)
-    sources = [
-        r
-        for r in rows
-        if r.status is RecordingStatus.COMPLETE
-        and r.kind in (RecordingKind.PARTICIPANT, RecordingKind.RECOVERED)
-    ]
+    sources = _playable(rows)
     if not sources:
         raise NotFound(N_("There is nothing to combine yet."))
     store = request.app[STORE]
@@ -184,14 +184,19 @@ async def start_combine(request: web.Request) -> web.StreamResponse:
     )
     await _audit(request, "recording.combine", meeting.id, recording=row_id)
     await db.commit()
-    task = asyncio.create_task(_combine(request.app, row_id, relative, inputs, handle))
+    task = asyncio.create_task(_combine(request.app, meeting.id, row_id, relative, inputs, handle))
     request.app[COMBINES].add(task)
     task.add_done_callback(request.app[COMBINES].discard)
     raise redirect_with_flash(f"/meetings/{meeting.id}/recordings", "combine_started")
 
 
 async def _combine(
-    app: web.Application, row_id: int, relative: str, inputs: list[Input], handle: BinaryIO
+    app: web.Application,
+    meeting_id: int,
+    row_id: int,
+    relative: str,
+    inputs: list[Input],
+    handle: BinaryIO,
 ) -> None:
     loop = asyncio.get_running_loop()
     db_factory = app[DB]
@@ -229,6 +234,14 @@ async def _combine(
             duration_ms=int(seconds * 1000),
             note=note,
         )
+    if status is RecordingStatus.COMPLETE:
+        # The new file joins the meeting's signed record like the others.
+        try:
+            await catalog.write_manifest(
+                db_factory, store, meeting_id, at=app[CLOCK].now(), reason="combined file added"
+            )
+        except OSError:
+            log.exception("could not write the manifest for the combined file %s", relative)
 
 
 @routes.get("/meetings/{meeting_id:\\d+}/recordings/status", name="recordings_status")
