@@ -60,7 +60,9 @@ class MeetingDraft:
 
 
 @dataclass
-class _Checked:
+class Checked:
+    """Field errors collected while checking a form (first message per field wins)."""
+
     errors: dict[str, str] = field(default_factory=dict)
     params: dict[str, dict[str, object]] = field(default_factory=dict)
 
@@ -78,7 +80,7 @@ def _int(raw: str) -> int | None:
 
 
 def parse_window(
-    draft: MeetingDraft, zone: ZoneInfo, checked: _Checked
+    draft: MeetingDraft, zone: ZoneInfo, checked: Checked
 ) -> tuple[datetime, datetime] | None:
     try:
         day = date.fromisoformat(draft.date.strip())
@@ -140,7 +142,7 @@ async def clashes(
     return found
 
 
-def _invitee_lines(text: str, checked: _Checked) -> list[tuple[str, str, str]]:
+def _invitee_lines(text: str, checked: Checked) -> list[tuple[str, str, str]]:
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -170,7 +172,7 @@ async def book(
     status: MeetingStatus = MeetingStatus.SCHEDULED,
     allow_past: bool = False,
 ) -> Meeting:
-    checked = _Checked()
+    checked = Checked()
     title = draft.title.strip()
     if not title:
         checked.fail("title", N_("Enter a title for the meeting."))
@@ -208,26 +210,13 @@ async def book(
     if window is not None and not allow_past and window[0] < now:
         checked.fail("date", N_("A meeting cannot be booked in the past."))
 
-    # Endpoints: a host is required; every id must exist.
-    host_id = _int(draft.host_site_id)
-    if host_id is None:
-        checked.fail("host_site_id", N_("Choose the host endpoint (điểm cầu chính)."))
-    participant_ids = []
-    for raw in draft.participant_site_ids:
-        value = _int(raw)
-        if value is None:
-            checked.fail("participant_site_ids", N_("Unknown endpoint %(value)s."), value=raw)
-        elif value != host_id and value not in participant_ids:
-            participant_ids.append(value)
+    host_id, participant_ids, found_sites = await check_endpoints(
+        db, draft.host_site_id, draft.participant_site_ids, checked
+    )
     all_ids = [i for i in [host_id, *participant_ids] if i is not None]
-    found_sites = {s.id: s for s in await db.scalars(select(Site).where(Site.id.in_(all_ids)))}
-    for site_id in all_ids:
-        if site_id not in found_sites:
-            name = "host_site_id" if site_id == host_id else "participant_site_ids"
-            checked.fail(name, N_("Unknown endpoint %(value)s."), value=site_id)
 
-    chair = await _person(db, draft.chair_id, Role.CHAIR, "chair_id", checked)
-    secretary = await _person(db, draft.secretary_id, Role.SECRETARY, "secretary_id", checked)
+    chair = await check_person(db, draft.chair_id, Role.CHAIR, "chair_id", checked)
+    secretary = await check_person(db, draft.secretary_id, Role.SECRETARY, "secretary_id", checked)
 
     case: Case | None = None
     if draft.case_id.strip():
@@ -352,8 +341,32 @@ def _party_label(role: PartyRole) -> str:
     return _PARTY_LABELS[role]
 
 
-async def _person(
-    db: AsyncSession, raw: str, role: Role, name: str, checked: _Checked
+async def check_endpoints(
+    db: AsyncSession, host_raw: str, participant_raws: Sequence[str], checked: Checked
+) -> tuple[int | None, list[int], dict[int, Site]]:
+    """The host endpoint (required) and the others, each one known; the host and repeats are
+    dropped from the others. Returns (host id, other ids, the sites found by id)."""
+    host_id = _int(host_raw)
+    if host_id is None:
+        checked.fail("host_site_id", N_("Choose the host endpoint (điểm cầu chính)."))
+    participant_ids: list[int] = []
+    for raw in participant_raws:
+        value = _int(raw)
+        if value is None:
+            checked.fail("participant_site_ids", N_("Unknown endpoint %(value)s."), value=raw)
+        elif value != host_id and value not in participant_ids:
+            participant_ids.append(value)
+    all_ids = [i for i in [host_id, *participant_ids] if i is not None]
+    found = {s.id: s for s in await db.scalars(select(Site).where(Site.id.in_(all_ids)))}
+    for site_id in all_ids:
+        if site_id not in found:
+            name = "host_site_id" if site_id == host_id else "participant_site_ids"
+            checked.fail(name, N_("Unknown endpoint %(value)s."), value=site_id)
+    return host_id, participant_ids, found
+
+
+async def check_person(
+    db: AsyncSession, raw: str, role: Role, name: str, checked: Checked
 ) -> User | None:
     if not raw.strip():
         return None

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit
+from sessions.booking import Checked, check_endpoints, check_person
 from sessions.enums import RecordingPolicy, Recurrence, Role
 from sessions.errors import N_, InvalidInput
-from sessions.models import DutyRosterEntry, ReceptionSchedule, Site, User
+from sessions.models import DutyRosterEntry, ReceptionSchedule, User
 
 
 @dataclass(frozen=True)
@@ -34,54 +35,47 @@ class ScheduleDraft:
 async def create_schedule(
     db: AsyncSession, draft: ScheduleDraft, *, at: datetime, actor_id: int | None
 ) -> ReceptionSchedule:
-    errors: dict[str, str] = {}
+    checked = Checked()
     if not draft.title.strip():
-        errors["title"] = N_("Enter a title for the reception day.")
+        checked.fail("title", N_("Enter a title for the reception day."))
     try:
         recurrence = Recurrence(draft.recurrence)
     except ValueError:
-        errors["recurrence"] = N_("Choose weekly or monthly.")
+        checked.fail("recurrence", N_("Choose weekly or monthly."))
         recurrence = Recurrence.WEEKLY
     weekday = day = None
     if recurrence is Recurrence.WEEKLY:
         if draft.weekday.isdigit() and 0 <= int(draft.weekday) <= 6:
             weekday = int(draft.weekday)
         else:
-            errors["weekday"] = N_("Choose the day of the week.")
+            checked.fail("weekday", N_("Choose the day of the week."))
     elif draft.day_of_month.isdigit() and 1 <= int(draft.day_of_month) <= 31:
         day = int(draft.day_of_month)
     else:
-        errors["day_of_month"] = N_("The day of the month is a number from 1 to 31.")
+        checked.fail("day_of_month", N_("The day of the month is a number from 1 to 31."))
     try:
         start = time.fromisoformat(draft.start_time.strip())
     except ValueError:
-        errors["start_time"] = N_("Enter the time as HH:MM.")
+        checked.fail("start_time", N_("Enter the time as HH:MM."))
         start = time(8)
     duration = int(draft.duration_minutes) if draft.duration_minutes.isdigit() else 0
     if not 30 <= duration <= 600:
-        errors["duration_minutes"] = N_("A reception day lasts from 30 to 600 minutes.")
-    chair = await db.get(User, int(draft.chair_id)) if draft.chair_id.isdigit() else None
-    if chair is None or not chair.has_any(Role.CHAIR):
-        errors["chair_id"] = N_("Choose a person from the list.")
-    host = await db.get(Site, int(draft.host_site_id)) if draft.host_site_id.isdigit() else None
-    if host is None:
-        errors["host_site_id"] = N_("Choose the host endpoint (điểm cầu chính).")
-    others = [int(v) for v in draft.participant_site_ids if v.isdigit()]
-    if len(others) != len(draft.participant_site_ids):
-        errors["participant_site_ids"] = N_("Choose endpoints from the list.")
-    elif others:
-        found = set(await db.scalars(select(Site.id).where(Site.id.in_(others))))
-        if found != set(others):
-            errors["participant_site_ids"] = N_("Choose endpoints from the list.")
+        checked.fail("duration_minutes", N_("A reception day lasts from 30 to 600 minutes."))
+    chair = await check_person(db, draft.chair_id, Role.CHAIR, "chair_id", checked)
+    if chair is None:
+        checked.fail("chair_id", N_("Choose a person from the list."))
+    host_id, others, _ = await check_endpoints(
+        db, draft.host_site_id, draft.participant_site_ids, checked
+    )
     try:
         policy = RecordingPolicy(draft.recording_policy)
     except ValueError:
-        errors["recording_policy"] = N_("Choose a recording policy.")
+        checked.fail("recording_policy", N_("Choose a recording policy."))
         policy = RecordingPolicy.ALWAYS
-    if errors:
-        raise InvalidInput(errors)
+    if checked.errors:
+        raise InvalidInput(checked.errors, checked.params)
     assert chair is not None
-    assert host is not None
+    assert host_id is not None
     schedule = ReceptionSchedule(
         title=draft.title.strip(),
         recurrence=recurrence,
@@ -90,8 +84,8 @@ async def create_schedule(
         start_local=start.strftime("%H:%M"),
         duration_minutes=duration,
         chair_id=chair.id,
-        host_site_id=host.id,
-        participant_site_ids=[s for s in others if s != host.id],
+        host_site_id=host_id,
+        participant_site_ids=others,
         waiting_room=draft.waiting_room,
         recording_policy=policy,
         created_at=at,

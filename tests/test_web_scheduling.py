@@ -200,10 +200,15 @@ async def test_recurring_days_and_roster_pages(client: Client, db: AsyncSession)
             "weekday": "9",
             "start_time": "25:00",
             "duration_minutes": "5",
+            "host_site_id": str(world["sites"]["05977"]),
+            "participant_site_ids": "888888",
         },
     )
     assert bad.status == 400
-    assert "Chọn thứ trong tuần." in await bad.text()
+    refused = await bad.text()
+    assert "Chọn thứ trong tuần." in refused
+    assert "Không có điểm cầu 888888." in refused  # the same endpoint check as booking
+    assert await db.scalar(select(func.count()).select_from(ReceptionSchedule)) == 0
     done = await client.post(
         "/schedules",
         data={

@@ -200,9 +200,10 @@ async def link_case(request: web.Request) -> web.StreamResponse:
 async def _schedules_page(
     request: web.Request,
     values: dict[str, str],
-    errors: dict[str, str],
     chosen_sites: list[str],
     status: int,
+    errors: dict[str, str] | None = None,
+    error_params: dict[str, dict[str, object]] | None = None,
 ) -> web.StreamResponse:
     schedules = list(
         await db_of(request).scalars(
@@ -217,7 +218,8 @@ async def _schedules_page(
         {
             "schedules": schedules,
             "values": values,
-            "errors": errors,
+            "errors": errors or {},
+            "error_params": error_params or {},
             "chosen_sites": set(chosen_sites),
             "sites": await all_sites(request),
             "chairs": await people_with(request, Role.CHAIR),
@@ -235,7 +237,6 @@ async def schedules(request: web.Request) -> web.StreamResponse:
     return await _schedules_page(
         request,
         {"start_time": "08:00", "duration_minutes": "240", "recurrence": "weekly"},
-        {},
         [],
         200,
     )
@@ -265,7 +266,9 @@ async def schedule_create(request: web.Request) -> web.StreamResponse:
             db, draft, at=request.app[CLOCK].now(), actor_id=current_user(request).id
         )
     except InvalidInput as exc:
-        return await _schedules_page(request, form_values(form), exc.field_errors, chosen, 400)
+        return await _schedules_page(
+            request, form_values(form), chosen, 400, exc.field_errors, exc.field_params
+        )
     await db.commit()
     await request.app[SCHEDULER].sweep()  # create its meetings now
     raise redirect_with_flash("/schedules", "schedule_created")
