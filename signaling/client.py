@@ -109,15 +109,15 @@ class SyntheticAudioTrack(MediaStreamTrack):
         return frame
 
 
-class PreEncodedVideoTrack(MediaStreamTrack):
-    """Replays VP8 packets encoded once in advance, so a load generator costs no encoding."""
+class _Replay(MediaStreamTrack):
+    """Replays packets encoded once in advance, paced in real time, so that a load generator
+    costs no encoding."""
 
-    kind = "video"
-
-    def __init__(self, packets: list[av.Packet[Any]], fps: int = 30) -> None:
+    def __init__(self, packets: list[av.Packet[Any]], clock_rate: int, pts_step: int) -> None:
         super().__init__()
         self._packets = packets
-        self._fps = fps
+        self._clock_rate = clock_rate
+        self._pts_step = pts_step
         self._count = 0
         self._start: float | None = None
 
@@ -126,40 +126,33 @@ class PreEncodedVideoTrack(MediaStreamTrack):
             raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
-        target = self._start + self._count / self._fps
-        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        pts = self._count * self._pts_step
+        await asyncio.sleep(max(0.0, self._start + pts / self._clock_rate - time.monotonic()))
         source = self._packets[self._count % len(self._packets)]
         packet = av.Packet(bytes(source))
-        packet.pts = self._count * (VIDEO_CLOCK // self._fps)
-        packet.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        packet.pts = pts
+        packet.time_base = fractions.Fraction(1, self._clock_rate)
         packet.is_keyframe = source.is_keyframe
         self._count += 1
         return packet
 
 
-class PreEncodedAudioTrack(MediaStreamTrack):
-    """Replays Opus packets (20 ms each) encoded once in advance."""
+class PreEncodedVideoTrack(_Replay):
+    """VP8 packets (one frame each) replayed at ``fps``."""
+
+    kind = "video"
+
+    def __init__(self, packets: list[av.Packet[Any]], fps: int = 30) -> None:
+        super().__init__(packets, VIDEO_CLOCK, VIDEO_CLOCK // fps)
+
+
+class PreEncodedAudioTrack(_Replay):
+    """Opus packets (20 ms each) replayed."""
 
     kind = "audio"
 
     def __init__(self, packets: list[av.Packet[Any]]) -> None:
-        super().__init__()
-        self._packets = packets
-        self._count = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        target = self._start + self._count * 0.02
-        await asyncio.sleep(max(0.0, target - time.monotonic()))
-        packet = av.Packet(bytes(self._packets[self._count % len(self._packets)]))
-        packet.pts = self._count * 960
-        packet.time_base = fractions.Fraction(1, AUDIO_RATE)
-        self._count += 1
-        return packet
+        super().__init__(packets, AUDIO_RATE, AUDIO_RATE // 50)
 
 
 def encode_opus(seconds: float = 1.0) -> list[av.Packet[Any]]:
