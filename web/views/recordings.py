@@ -203,8 +203,13 @@ async def _combine(
     pending: list[concurrent.futures.Future[None]] = []
 
     async def set_progress(value: int) -> None:
+        # Each report is its own transaction and they may commit out of order: never go back.
         async with db_factory() as db, db.begin():
-            await db.execute(update(Recording).where(Recording.id == row_id).values(progress=value))
+            await db.execute(
+                update(Recording)
+                .where(Recording.id == row_id, Recording.progress < value)
+                .values(progress=value)
+            )
 
     def progress(value: int) -> None:
         pending.append(asyncio.run_coroutine_threadsafe(set_progress(value), loop))
