@@ -88,6 +88,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # APScheduler logs every timer it adds and runs at INFO: dozens of lines that bury the
+    # address and passwords printed at start-up. What the timers change is in the audit trail;
+    # APScheduler's warnings and errors still show.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
     revision = upgrade_database(settings)
     started = asyncio.run(_first_start(settings))
     print(f"Điểm cầu: database at revision {revision}; {started.sites_added} endpoints added.")
