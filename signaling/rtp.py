@@ -79,11 +79,26 @@ def keyframe_detector(mime_type: str) -> KeyframeTest | None:
 
 def one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
     """An RFC 8285 one-byte header extension block (empty when there is nothing to send)."""
+    return extension_block(elements)[0]
+
+
+def extension_block(elements: list[tuple[int, bytes]]) -> tuple[bytes, list[int]]:
+    """An RFC 8285 one-byte header extension block and, for each element, the offset of its
+    value in the block: where a writer patches a value that changes per packet. The offsets
+    come from the construction, never from searching the bytes (a value byte can equal an
+    element header: mid "2" is 0x32, the header of a 3-byte element with id 3)."""
     if not elements:
-        return b""
-    body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in elements)
+        return b"", []
+    body = bytearray()
+    offsets: list[int] = []
+    for ext_id, value in elements:
+        if not 1 <= ext_id <= 14 or not 1 <= len(value) <= 16:
+            raise ValueError(f"not a one-byte header extension element: id {ext_id}")
+        body.append((ext_id << 4) | (len(value) - 1))
+        offsets.append(len(ONE_BYTE_PROFILE) + 2 + len(body))
+        body += value
     body += b"\x00" * (-len(body) % 4)
-    return ONE_BYTE_PROFILE + struct.pack("!H", len(body) // 4) + body
+    return ONE_BYTE_PROFILE + struct.pack("!H", len(body) // 4) + bytes(body), offsets
 
 
 @dataclass(frozen=True)
@@ -113,8 +128,8 @@ class PacketWriter:
         self._abs_head = b""
         self._abs_tail = b""
         if identity.abs_send_time_ext:
-            sample = one_byte_extensions([*mid, (identity.abs_send_time_ext, b"\0\0\0")])
-            offset = sample.index(bytes([(identity.abs_send_time_ext << 4) | 2])) + 1
+            sample, offsets = extension_block([*mid, (identity.abs_send_time_ext, b"\0\0\0")])
+            offset = offsets[-1]
             self._abs_head, self._abs_tail = sample[:offset], sample[offset + 3 :]
         self._levels: list[bytes] = []
         if identity.audio_level_ext:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from aiortc import RTCPeerConnection
+from aiortc.rtp import RtpPacket
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.clock import FixedClock
@@ -116,3 +120,42 @@ def all_see_all(
         if o is not c
         for kind in kinds
     )
+
+
+@dataclass
+class PacketAudit:
+    """Parses every decrypted RTP packet a stock aiortc subscriber receives, exactly as its
+    DTLS transport does, and keeps what was wrong: a parse error (aiortc closes the transport
+    on anything but ValueError), a packet without its transceiver's mid, or video without the
+    negotiated send time."""
+
+    packets: int = 0
+    mids: dict[str, str] = field(default_factory=dict)  # mid -> kind, as received
+    errors: list[str] = field(default_factory=list)
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        transport: Any = pc.getTransceivers()[0].receiver.transport
+        original = transport._handle_rtp_data
+        mapping = transport._rtp_header_extensions_map
+        kinds = {t.mid: t.kind for t in pc.getTransceivers()}
+
+        async def handle(data: bytes, arrival_time_ms: int) -> None:
+            self.packets += 1
+            try:
+                packet = RtpPacket.parse(data, mapping)
+            except Exception as exc:
+                self.errors.append(f"{type(exc).__name__}: {exc} in {data[:24].hex()}")
+            else:
+                mid = packet.extensions.mid
+                kind = kinds.get(mid) or next(
+                    (t.kind for t in pc.getTransceivers() if t.mid == mid), None
+                )
+                if mid is None or kind is None:
+                    self.errors.append(f"no known mid in {data[:24].hex()}")
+                elif kind == "video" and packet.extensions.abs_send_time is None:
+                    self.errors.append(f"video on mid {mid} without send time")
+                else:
+                    self.mids[mid] = kind
+            await original(data, arrival_time_ms)
+
+        transport._handle_rtp_data = handle

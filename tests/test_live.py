@@ -26,6 +26,7 @@ from tests.factories import make_meeting, token
 from tests.impair import Impairment
 from tests.live_support import (
     ClientFactory,
+    PacketAudit,
     all_see_all,
     clients,
     joined,
@@ -90,6 +91,50 @@ async def test_three_participants_see_and_hear_each_other(
     assert meeting.status is MeetingStatus.LIVE
     rows = list(await db.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id)))
     assert len(rows) == 3
+
+
+async def test_every_forwarded_packet_parses_in_a_meeting_of_four(
+    clients: ClientFactory, db: AsyncSession
+) -> None:
+    """Four participants, one of them with a microphone only, give each subscriber five
+    transceivers, and video lands on mids such as "2" (0x32, the very byte of a 3-byte element
+    with id 3): every packet must still parse as a stock aiortc subscriber parses it."""
+    meeting = await make_meeting(db)
+    leader = await make_user(db, "lanhdao4", Role.CHAIR, full_name="Lương Văn Bình")
+    people = [
+        (f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR, False),
+        ("site:1", "Điểm cầu 1", RoomRole.SITE, True),
+        ("site:2", "Điểm cầu 2", RoomRole.SITE, False),
+        ("site:3", "Điểm cầu 3", RoomRole.SITE, False),
+    ]
+    audits = [PacketAudit() for _ in people]
+    everyone = []
+    for (subject, name, role, _), audit in zip(people, audits, strict=True):
+        client = await clients(meeting.id, subject, name, role, on_subscribe_pc=audit.attach)
+        assert (await client.connect())["type"] == "welcome"
+        everyone.append(client)
+    for client, (*_, audio_only) in zip(everyone, people, strict=True):
+        await client.publish(audio_only=audio_only)
+    cameras = [c for c, (*_, audio_only) in zip(everyone, people, strict=True) if not audio_only]
+
+    def all_received() -> bool:
+        return all(
+            c.frames_from(o.participant_id, "audio") >= 30
+            and (o not in cameras or c.frames_from(o.participant_id, "video") >= 30)
+            for c in everyone
+            for o in everyone
+            if o is not c
+        )
+
+    await wait_until(all_received, timeout=40)
+    for client, audit in zip(everyone, audits, strict=True):
+        assert audit.errors == [], audit.errors[:5]
+        tracks = sum(1 if o not in cameras else 2 for o in everyone if o is not client)
+        assert len(audit.mids) == tracks, audit.mids
+        assert client.subscribe_pc is not None
+        assert client.subscribe_pc.connectionState == "connected"
+    video_mids = {mid for audit in audits for mid, kind in audit.mids.items() if kind == "video"}
+    assert any("2" in mid for mid in video_mids), video_mids
 
 
 async def test_leave_and_rejoin(

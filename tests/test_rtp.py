@@ -113,6 +113,35 @@ def test_written_video_packet_parses_back() -> None:
     assert data == reference.serialize(ext_map((1, MID), (3, ABS)))
 
 
+@pytest.mark.parametrize("mid", [str(n) for n in range(24)])
+@pytest.mark.parametrize(("mid_ext", "abs_ext"), [(1, 3), (3, 2), (9, 4), (4, 9)])
+def test_send_time_never_overwrites_another_element(mid: str, mid_ext: int, abs_ext: int) -> None:
+    """The send time is patched at the offset the block was built with: a mid whose bytes look
+    like the send-time element's header ("2" is 0x32 = id 3, 3 bytes) must not move it."""
+    identity = OutboundIdentity(
+        ssrc=5,
+        payload_type=97,
+        rtx_ssrc=6,
+        rtx_payload_type=98,
+        mid=mid,
+        mid_ext=mid_ext,
+        abs_send_time_ext=abs_ext,
+        audio_level_ext=None,
+    )
+    writer = PacketWriter(identity)
+    mapping = ext_map((mid_ext, MID), (abs_ext, ABS))
+    for send_time in (b"\xaa\xbb\xcc", b"\x32\x32\x32", b"\xff\xff\xff", b"\x00\x00\x01"):
+        data = writer.write(9, 90, 0, b"vp8", send_time, None)
+        packet = RtpPacket.parse(data, mapping)
+        assert packet.extensions.mid == mid
+        assert packet.extensions.abs_send_time == int.from_bytes(send_time, "big")
+        reference = RtpPacket(payload_type=97, sequence_number=9, timestamp=90, ssrc=5)
+        reference.payload = b"vp8"
+        reference.extensions.mid = mid
+        reference.extensions.abs_send_time = int.from_bytes(send_time, "big")
+        assert data == reference.serialize(mapping)
+
+
 def test_written_audio_packet_keeps_the_level() -> None:
     identity = OutboundIdentity(
         ssrc=7,
