@@ -5,6 +5,7 @@ with the command to run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -274,6 +275,67 @@ async def test_chair_and_two_kiosks_see_and_hear_each_other(
     assert acks[names[chair]] is True
 
 
+CAMERA_DENIED = """const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = (c) => c && c.video
+      ? Promise.reject(new DOMException('denied', 'NotAllowedError')) : real(c);"""
+
+
+async def test_four_participants_every_forwarded_packet_parses(
+    stage: Stage,
+    netns: Netns,
+    sdb: AsyncSession,
+    stage_settings: Settings,
+    pages: Callable[..., Awaitable[Page]],
+    tmp_path: Path,
+) -> None:
+    """Three browsers and one aiortc participant. A browser whose camera is denied publishes
+    sound only and joins first, so the video of the next publisher lands on mid "2" in later
+    subscriptions: the aiortc participant parses every packet forwarded to it as a stock
+    aiortc subscriber does (a malformed send-time extension closed its transport)."""
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    meeting_id = world["meeting"].id
+    voice = await pages("sound-only")
+    await voice.add_init_script(CAMERA_DENIED)
+    link = tokens.sign(
+        JoinClaims(meeting_id, f"site:{world['b'].id}", world["b"].name, RoomRole.SITE, 4102444800),
+        stage_settings.session_key,
+    )
+    await voice.goto(f"{stage.url}/join/{link}")
+    await voice.wait_for_selector("#device-notice:not([hidden])")
+    await voice.check("#recording-ack")
+    await voice.click("#join")
+    await voice.wait_for_function("() => window.diemcau && window.diemcau.session.audioOnly")
+    chair = await pages("chair")
+    await join_as_chair(chair, stage, meeting_id)
+    kiosk = await pages("kiosk")
+    await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    await wait_for(lambda: _renders(kiosk, world["chair"].full_name, 10))
+
+    observer_token = tokens.sign(
+        JoinClaims(meeting_id, "invitee:9", "Người quan sát", RoomRole.PARTICIPANT, 4102444800),
+        stage_settings.session_key,
+    )
+    out = tmp_path / "observer.json"
+    proc = netns.spawn(
+        ["-m", "tests.observer", stage.url, observer_token, "5", str(out)],
+        {},
+        tmp_path / "observer.log",
+    )
+    await asyncio.to_thread(proc.wait, 60)
+    assert out.exists(), (tmp_path / "observer.log").read_text()
+    report = json.loads(out.read_text())
+    assert report["welcome"] == "welcome"
+    assert report["errors"] == [], report["errors"]
+    # Sound only, then the chair's and the kiosk's sound and video: video on mid "2".
+    assert report["mids"] == {"0": "audio", "1": "audio", "2": "video", "3": "audio", "4": "video"}
+    assert all(count >= 30 for count in report["frames"].values()), report["frames"]
+    assert report["connection"] == "connected"
+    # The browsers see the observer's video too.
+    for page in (chair, kiosk, voice):
+        await wait_for(lambda page=page: _renders(page, "Người quan sát", 30))  # type: ignore[misc]
+
+
 async def test_the_chair_starts_and_pauses_the_recording(
     stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
 ) -> None:
@@ -443,11 +505,7 @@ async def test_refusals_and_fallbacks(
 
     # A denied camera: the person joins with sound only and is told so.
     denied = await pages("camera-denied")
-    await denied.add_init_script(
-        """const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-        navigator.mediaDevices.getUserMedia = (c) => c && c.video
-          ? Promise.reject(new DOMException('denied', 'NotAllowedError')) : real(c);"""
-    )
+    await denied.add_init_script(CAMERA_DENIED)
     valid = tokens.sign(
         JoinClaims(world["meeting"].id, "site:1", "Trụ sở TCD tỉnh", RoomRole.SITE, 4102444800),
         stage_settings.session_key,
