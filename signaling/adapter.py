@@ -374,6 +374,28 @@ def restrict_host_addresses(addresses: tuple[str, ...]) -> Iterator[None]:
         aioice.ice.get_host_addresses = original
 
 
+def offer_problem(sdp: str) -> str | None:
+    """Why ``sdp`` cannot be a publisher's offer, or None when it can: it must be a session
+    description with at least one audio or video section, each carrying ICE credentials and a
+    DTLS fingerprint. aiortc's parser skips lines it does not know, so "garbage" parses to an
+    empty description and would otherwise be answered."""
+    if not sdp.startswith("v=0"):
+        return "not a session description (it must start with v=0)"
+    try:
+        description = SessionDescription.parse(sdp)
+    except (ValueError, IndexError, KeyError, AttributeError) as exc:
+        return f"unreadable: {str(exc)[:160]}"
+    media = [m for m in description.media if m.kind in ("audio", "video")]
+    if not media:
+        return "no audio or video section"
+    for m in media:
+        if m.ice is None or not m.ice.usernameFragment or not m.ice.password:
+            return f"the {m.kind} section has no ICE credentials"
+        if m.dtls is None or not m.dtls.fingerprints:
+            return f"the {m.kind} section has no DTLS fingerprint"
+    return None
+
+
 def route_rtx_streams(pc: RTCPeerConnection, remote_sdp: str) -> int:
     """Route each remote RTX stream to its receiver by SSRC (for aiortc as a *subscriber*).
 

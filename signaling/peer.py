@@ -31,7 +31,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from sessions.settings import IceServer
 from signaling import protocol
-from signaling.adapter import ReceiverTap
+from signaling.adapter import ReceiverTap, offer_problem
 from signaling.forwarder import Forwarder
 from signaling.source import Source
 
@@ -151,7 +151,15 @@ class PublishPeer:
         source.start()
         self._on_source(source)
 
+    @staticmethod
+    def check_offer(offer_sdp: str) -> None:
+        """Refuse an offer that is not SDP before anything of the current publication goes."""
+        problem = offer_problem(offer_sdp)
+        if problem is not None:
+            raise protocol.ProtocolError("bad_sdp", problem, ref="publish_offer")
+
     async def answer(self, offer_sdp: str) -> str:
+        self.check_offer(offer_sdp)
         try:
             await self.pc.setRemoteDescription(
                 RTCSessionDescription(sdp=self.policy.filter_sdp(offer_sdp), type="offer")

@@ -84,6 +84,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Phiên này không cho phép bật, tắt ghi hình (phiên đối thoại luôn được ghi hình).",
         "Recording cannot be switched in this meeting (dialogues are always recorded).",
     ),
+    "rate_limited": (
+        "Gửi quá nhiều tin nhắn cùng loại; tin nhắn này đã bị bỏ qua.",
+        "Too many messages of this kind; this one was not handled.",
+    ),
     "internal": ("Máy chủ gặp lỗi khi xử lý yêu cầu.", "The server failed to handle the request."),
 }
 
@@ -489,6 +493,20 @@ ServerMessage = (
 def error(error_id: str, ref: str | None = None) -> ErrorMessage:
     vi, en = ERRORS[error_id]
     return ErrorMessage(id=error_id, message=vi, message_en=en, ref=ref)
+
+
+def coalesce_key(message: ServerMessage) -> str | None:
+    """Messages that state a current value carry a key: a newer message with the same key
+    replaces one still waiting in a connection's outbox instead of queueing behind it."""
+    match message:
+        case ParticipantUpdated():
+            return f"participant:{message.participant.id}"
+        case Floor() | ActiveSpeaker() | WaitingList() | Bitrate() | RecordingState() | Pong():
+            return message.type
+        case ErrorMessage():
+            # One of each error per message type is enough to tell a flooding client.
+            return f"error:{message.id}:{message.ref}"
+    return None
 
 
 def encode(message: ServerMessage) -> str:

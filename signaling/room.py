@@ -330,6 +330,7 @@ class Room:
 
     async def publish(self, participant: Participant, message: protocol.PublishOffer) -> None:
         self._require_present(participant, message.type)
+        PublishPeer.check_offer(message.sdp)
         if participant.publish is not None:
             await participant.publish.close()
             participant.publish = None

@@ -546,8 +546,9 @@ async def test_garbage_never_disturbs_the_room(
         await site2.send_raw(payload)
         await site2.send({"type": "ping"})
         sent += 1
-        # Every message is answered in order: the ping's pong proves the socket is alive.
-        await site2.wait_for("pong", after=mark, timeout=10)
+        # Every message is answered in order: the ping's answer proves the socket is alive
+        # (a pong, or rate_limited when this loop pings faster than the ping limit).
+        await site2.wait_for(answers_ping, after=mark, timeout=10)
 
     @hypothesis.settings(
         max_examples=60, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
@@ -566,6 +567,124 @@ async def test_garbage_never_disturbs_the_room(
     assert errors, "malformed messages must be answered with an error"
     assert all(m["id"] in ERRORS and m["message"] for m in errors)
     await wait_until(lambda: all(chair.frames_from(pid) > n + 10 for pid, n in before.items()))
+
+
+def answers_ping(message: dict[str, Any]) -> bool:
+    refused = (message.get("id"), message.get("ref")) == ("rate_limited", "ping")
+    return message["type"] == "pong" or (message["type"] == "error" and refused)
+
+
+def burst(kind: str, i: int, last: int) -> dict[str, Any]:
+    """Message ``i`` of a burst of one type; state messages end on a known value."""
+    final = i == last
+    messages: dict[str, dict[str, Any]] = {
+        "raise_hand": {"raised": final or i % 2 == 1},
+        "mute": {"audio": not final and i % 2 == 0, "video": False},
+        "ping": {},
+        "candidate": {
+            "pc": "publish",
+            "candidate": f"candidate:{i} 1 udp 1 127.0.0.1 {10000 + i} typ host",
+            "sdp_mid": "0",
+            "sdp_mline_index": 0,
+        },
+        "publish_offer": {"sdp": "garbage", "audio_only": False},
+        "subscribe_answer": {"sdp": "v=0", "revision": -1},
+        "admit": {"participant_id": "nobody"},
+        "send_back": {"participant_id": "nobody"},
+        "mute_participant": {"participant_id": "nobody"},
+        "remove": {"participant_id": "nobody"},
+        "give_floor": {"participant_id": None},
+        "recording_control": {"action": "start"},
+        "end_meeting": {},
+    }
+    return {"type": kind, **messages[kind]}
+
+
+BURST_TYPES = sorted(set(CLIENT_TYPES) - {"hello", "leave", "ice_restart"})
+
+
+async def test_no_burst_of_any_message_disturbs_anyone_else(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    """1,000 messages of each type in one burst, from an admitted site and from an invitee in
+    the waiting room: nobody else is disconnected, media keeps flowing, the burster itself
+    stays connected, and everyone ends with the state the burster last asked for."""
+    meeting = await make_meeting(db, waiting_room=True)
+    chair, site1, site2 = await joined(clients, db, meeting.id)
+    room = server.app[HUB].rooms[meeting.id]
+    for site in (site1, site2):
+        await chair.send({"type": "admit", "participant_id": site.participant_id})
+    await wait_until(lambda: len(room.present()) == 3)
+    await asyncio.gather(site1.publish(), site2.publish())  # admitted: now they may publish
+    await wait_until(lambda: all_see_all([chair, site1, site2], 10))
+    waiting = await clients(meeting.id, "invitee:7", "Hoàng Văn Sáng", RoomRole.PARTICIPANT)
+    assert (await waiting.connect())["waiting"] is True
+    await wait_until(lambda: len(room.waiting()) == 1)
+    count = 1000
+    for sender in (site2, waiting):
+        for kind in BURST_TYPES:
+            mark = len(sender.messages)
+            for i in range(count):
+                await sender.send(burst(kind, i, count - 1))
+            await sender.send({"type": "ping"})
+            await sender.wait_for(answers_ping, after=mark, timeout=30)
+            assert not sender.closed.is_set(), (kind, sender.messages[-3:])
+            for other in (chair, site1):
+                assert not other.closed.is_set(), (kind, other.messages[-3:])
+        # The state the burster asked for last, as every reader sees it.
+        refused = [m for m in sender.messages if m.get("id") == "rate_limited"]
+        assert {m["ref"] for m in refused} >= {"raise_hand", "mute", "ping", "candidate"}
+    assert len(room.present()) == 3
+    assert [p.claims.subject for p in room.waiting()] == ["invitee:7"]
+    burster = room.by_subject("site:2")
+    assert burster is not None
+    await wait_until(lambda: burster.hand_raised and not burster.audio_muted)
+
+    def latest_seen(reader: Any, pid: str) -> dict[str, Any]:
+        updates = [
+            m["participant"]
+            for m in reader.messages
+            if m["type"] == "participant_updated" and m["participant"]["id"] == pid
+        ]
+        return updates[-1] if updates else {}
+
+    await wait_until(
+        lambda: all(
+            latest_seen(reader, burster.id).get("hand_raised") is True
+            and latest_seen(reader, burster.id).get("audio_muted") is False
+            for reader in (chair, site1)
+        )
+    )
+    invitee = room.by_subject("invitee:7")
+    assert invitee is not None
+    assert invitee.hand_raised
+
+    # The chair's waiting list shows the invitee's last state, too.
+    def hand_in_waiting_list() -> bool:
+        lists = [m for m in chair.messages if m["type"] == "waiting_list"]
+        return bool(lists) and [p["hand_raised"] for p in lists[-1]["participants"]] == [True]
+
+    await wait_until(hand_in_waiting_list)
+    before = {c.participant_id: chair.frames_from(c.participant_id) for c in (site1, site2)}
+    await wait_until(lambda: all(chair.frames_from(pid) > n + 10 for pid, n in before.items()))
+
+
+async def test_publish_offer_that_is_not_sdp_is_refused(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    meeting = await make_meeting(db)
+    chair, site1 = await joined(clients, db, meeting.id, n_sites=1)
+    await wait_until(lambda: all_see_all([chair, site1], 5))
+    for sdp in ("garbage", "", "v=0\r\n" + "a=x\r\n" * 20_000, "v=0\r\nm=video 9 RTP 96\r\n"):
+        mark = len(site1.messages)
+        await site1.send({"type": "publish_offer", "sdp": sdp, "audio_only": False})
+        answer = await site1.wait_for(
+            lambda m: m["type"] in ("publish_answer", "error"), after=mark
+        )
+        assert (answer["type"], answer.get("id")) == ("error", "bad_sdp"), answer
+    # The current publication was left alone: the chair still receives the site.
+    before = chair.frames_from(site1.participant_id)
+    await wait_until(lambda: chair.frames_from(site1.participant_id) > before + 10)
 
 
 async def test_message_size_limit(

@@ -139,7 +139,12 @@ async def test_each_participant_is_recorded_as_it_was_sent(
     check = store.check_manifest(manifests[0])
     assert check.signature_ok
     assert check.problems == ()
-    actions = set(await db.scalars(select(AuditEvent.action)))
+    # The stop is audited once the manifest is written (a background write: wait for it).
+    for _ in range(100):
+        actions = set(await db.scalars(select(AuditEvent.action)))  # columns: read afresh
+        if "recording.stop" in actions:
+            break
+        await asyncio.sleep(0.1)
     assert {"recording.start", "recording.stop"} <= actions
     # And the whole store verifies; an altered byte is found.
     os.environ["DIEMCAU_DATA_DIR"] = str(settings.data_dir)
@@ -182,6 +187,8 @@ async def test_the_chair_starts_and_pauses_where_allowed(
     rows = await finished_rows(db, meeting_id, 4)
     assert len(rows) == 4  # two participants, two stretches each
     store = RecordingStore(settings.recordings_root, settings.signing_key)
+    # The manifest is written as the room closes, just after meeting_ended went out.
+    await wait_until(lambda: any(True for _ in store.manifests()))
     manifest_path = next(store.manifests())
     document = json.loads(store.resolve(manifest_path).read_bytes())
     assert [g["reason"] for g in document["gaps"]] == ["paused by the chair"]
