@@ -371,7 +371,7 @@ async def check_person(
     if not raw.strip():
         return None
     user = await db.get(User, _int(raw) or -1)
-    if user is None or not user.active or not user.has_any(role):
+    if user is None or not user.active or role not in user.roles:
         checked.fail(name, N_("Choose a person from the list."))
         return None
     return user

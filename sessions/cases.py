@@ -64,7 +64,10 @@ async def create_case(
     today: date,
     actor_id: int | None,
     crowd_threshold: int,
+    unit_site_id: int | None = None,
 ) -> Case:
+    """Register a case; ``unit_site_id`` is the office that handles it (the registering
+    officer's), which with its assignee decides who may see it."""
     errors: dict[str, str] = {}
     title = draft.title.strip()
     if not title:
@@ -141,6 +144,7 @@ async def create_case(
         received_on=received_on,
         created_at=at,
         created_by_id=actor_id,
+        unit_site_id=unit_site_id,
         **{f"is_{name}": name in flags for name in FLAG_NAMES},
     )
     await _insert_with_reference(db, case, received_on.year)
@@ -267,9 +271,15 @@ def _conditions(flt: CaseFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_cases(
-    db: AsyncSession, flt: CaseFilter, *, limit: int = 50, offset: int = 0
+    db: AsyncSession,
+    flt: CaseFilter,
+    *,
+    visible: ColumnElement[bool],
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Case], int]:
-    where = _conditions(flt)
+    """The cases matching ``flt`` among those ``visible`` (``Principal.case_clause``)."""
+    where = [visible, *_conditions(flt)]
     total = await db.scalar(select(func.count()).select_from(Case).where(*where))
     rows = await db.scalars(
         select(Case)

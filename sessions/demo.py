@@ -42,10 +42,16 @@ DEMO_USERS: tuple[tuple[str, str, str, tuple[Role, ...], str | None], ...] = (
         "Hoàng Văn Quân",
         "Trưởng Ban Tiếp công dân tỉnh",
         (Role.CHAIR, Role.OFFICER),
-        None,
+        "TCD-LS",
     ),
-    ("canbo", "Hoàng Thị Mai", "Chuyên viên Ban Tiếp công dân tỉnh", (Role.OFFICER,), None),
-    ("thuky", "Vi Thị Lan", "Chuyên viên, thư ký phiên tiếp", (Role.SECRETARY, Role.OFFICER), None),
+    ("canbo", "Hoàng Thị Mai", "Chuyên viên Ban Tiếp công dân tỉnh", (Role.OFFICER,), "TCD-LS"),
+    (
+        "thuky",
+        "Vi Thị Lan",
+        "Chuyên viên, thư ký phiên tiếp",
+        (Role.SECRETARY, Role.OFFICER),
+        "TCD-LS",
+    ),
     (
         "diemcau.dongkinh",
         "Nông Văn Tuấn",
@@ -109,7 +115,13 @@ async def load_demo(
 
     async def case(draft: cases.CaseDraft, status: CaseStatus) -> Case:
         c = await cases.create_case(
-            db, draft, at=now, today=today, actor_id=officer.id, crowd_threshold=crowd_threshold
+            db,
+            draft,
+            at=now,
+            today=today,
+            actor_id=officer.id,
+            crowd_threshold=crowd_threshold,
+            unit_site_id=officer.site_id,
         )
         c.status = status
         return c

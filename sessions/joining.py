@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sessions.enums import MeetingSiteRole, Role
+from sessions.enums import MeetingSiteRole
 from sessions.errors import N_, PermissionDenied
 from sessions.models import Meeting, Site, User
+from sessions.permissions import Action, Principal, Scope
 from sessions.tokens import JoinClaims, RoomRole
 
 TOKEN_HOURS = 12
@@ -25,12 +26,12 @@ def room_role(user: User, meeting: Meeting) -> RoomRole:
         return RoomRole.CHAIR
     if meeting.secretary_id == user.id:
         return RoomRole.SECRETARY
-    if user.has_any(Role.OFFICER, Role.CHAIR, Role.SECRETARY):
-        return RoomRole.OFFICER
-    site_ids = {ms.site_id for ms in meeting.sites}
-    if user.has_any(Role.SITE_OPERATOR, Role.CENTRAL_LIAISON) and user.site_id in site_ids:
-        return RoomRole.SITE
-    raise PermissionDenied(N_("You are not a participant of this meeting."))
+    principal = Principal.of(user)
+    if not principal.allows(Action.MEETING_JOIN, meeting):
+        raise PermissionDenied(N_("You are not a participant of this meeting."))
+    if principal.scope(Action.MEETING_JOIN) is Scope.SITE:
+        return RoomRole.SITE  # an endpoint's operator joins as its endpoint
+    return RoomRole.OFFICER
 
 
 def claims_for_user(user: User, meeting: Meeting, now: datetime) -> JoinClaims:

@@ -73,11 +73,13 @@ async def list_meetings(
     db: AsyncSession,
     flt: MeetingFilter,
     *,
+    visible: ColumnElement[bool],
     limit: int = 100,
     offset: int = 0,
     newest_first: bool = False,
 ) -> tuple[list[Meeting], int]:
-    where = _conditions(flt)
+    """The meetings matching ``flt`` among those ``visible`` (``Principal.meeting_clause``)."""
+    where = [visible, *_conditions(flt)]
     total = await db.scalar(select(func.count()).select_from(Meeting).where(*where))
     order = Meeting.planned_start.desc() if newest_first else Meeting.planned_start
     rows = await db.scalars(

@@ -145,9 +145,6 @@ class User(Base):
     def roles(self) -> frozenset[Role]:
         return frozenset(r.role for r in self.role_rows)
 
-    def has_any(self, *roles: Role) -> bool:
-        return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
-
 
 class UserRole(Base):
     __tablename__ = "user_roles"
@@ -204,8 +201,12 @@ class Case(Base):
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who may see it (``sessions.permissions``): the unit handling it, and its officer.
+    unit_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
-    origin_site: Mapped[Site | None] = relationship(lazy="joined")
+    origin_site: Mapped[Site | None] = relationship(foreign_keys=[origin_site_id], lazy="joined")
+    unit_site: Mapped[Site | None] = relationship(foreign_keys=[unit_site_id], lazy="joined")
     parties: Mapped[list[CaseParty]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseParty.id"
     )

@@ -102,7 +102,7 @@ async def set_roster(
     """Replace the duty roster: leader id → rank (1 is alerted first), None to leave it out."""
     for user_id, rank in ranks.items():
         user = await db.get(User, user_id)
-        if user is None or not user.has_any(Role.CHAIR):
+        if user is None or Role.CHAIR not in user.roles:
             raise InvalidInput({"roster": N_("Only leaders can be on the duty roster.")})
         if rank is not None and not 1 <= rank <= 20:
             raise InvalidInput({"roster": N_("A rank is a number from 1 to 20.")})

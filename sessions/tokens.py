@@ -22,14 +22,7 @@ class RoomRole(StrEnum):
     SECRETARY = "secretary"
     SITE = "site"  # an endpoint's kiosk
     PARTICIPANT = "participant"  # citizen, representative, lawyer, agency, …
-
-    @property
-    def skips_waiting_room(self) -> bool:
-        return self in (RoomRole.CHAIR, RoomRole.OFFICER)
-
-    @property
-    def may_admit(self) -> bool:
-        return self in (RoomRole.CHAIR, RoomRole.OFFICER)
+    # What each may do in the room: ``sessions.permissions.ROOM_RULES``.
 
 
 class TokenError(Exception):

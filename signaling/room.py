@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from sessions.enums import AttendanceOutcome
+from sessions.permissions import room_allows
 from sessions.settings import IceServer
-from sessions.tokens import JoinClaims, RoomRole
+from sessions.tokens import JoinClaims
 from signaling import protocol
 from signaling.participant import Connection, Participant
 from signaling.peer import CandidatePolicy, PublishPeer, SubscribePeer, rtc_configuration
@@ -156,7 +157,7 @@ class Room:
     def _send_waiting_list(self) -> None:
         message = protocol.WaitingList([p.info(self.floor) for p in self.waiting()])
         for p in self.present():
-            if p.claims.role.may_admit:
+            if room_allows(p.claims.role, "admit"):
                 p.send(message)
 
     def _welcome(self, participant: Participant, *, resumed: bool) -> None:
@@ -187,7 +188,7 @@ class Room:
             participant.send(
                 protocol.Bitrate(self.policy.quality.video_kbps, self.policy.quality.audio_kbps)
             )
-            if participant.claims.role.may_admit and self.waiting():
+            if room_allows(participant.claims.role, "admit") and self.waiting():
                 participant.send(protocol.WaitingList([p.info(self.floor) for p in self.waiting()]))
             if self.active_speaker:
                 participant.send(protocol.ActiveSpeaker(self.active_speaker))
@@ -205,7 +206,7 @@ class Room:
             await self._resume(existing, connection)
             return existing
         waiting = claims.subject in self.removed_subjects or (
-            self.policy.waiting_room and not claims.role.skips_waiting_room
+            self.policy.waiting_room and not room_allows(claims.role, "skip_waiting_room")
         )
         participant = Participant(
             id=uuid.uuid4().hex[:12],
@@ -448,12 +449,13 @@ class Room:
         return target
 
     @staticmethod
-    def _require(actor: Participant, allowed: bool, ref: str) -> None:
-        if not allowed or actor.state == "waiting":
-            raise protocol.ProtocolError("not_allowed", ref=ref)
+    def _require(actor: Participant, action: str) -> None:
+        """The permissions table says which room roles may act on others."""
+        if not room_allows(actor.claims.role, action) or actor.state == "waiting":
+            raise protocol.ProtocolError("not_allowed", ref=action)
 
     async def admit(self, actor: Participant, message: protocol.Admit) -> None:
-        self._require(actor, actor.claims.role.may_admit, message.type)
+        self._require(actor, message.type)
         if message.all:
             targets = self.waiting()
         else:
@@ -469,9 +471,9 @@ class Room:
         self._send_waiting_list()
 
     async def send_back(self, actor: Participant, message: protocol.SendBack) -> None:
-        self._require(actor, actor.claims.role.may_admit, message.type)
+        self._require(actor, message.type)
         target = self._target(message.participant_id, message.type)
-        if target.state == "waiting" or target.claims.role.skips_waiting_room:
+        if target.state == "waiting" or room_allows(target.claims.role, "skip_waiting_room"):
             raise protocol.ProtocolError("not_allowed", ref=message.type)
         await self._drop_media(target)
         target.state = "waiting"
@@ -484,7 +486,7 @@ class Room:
         await self.journal.chair_action(actor, "send_back", target.id)
 
     async def mute_participant(self, actor: Participant, message: protocol.MuteParticipant) -> None:
-        self._require(actor, actor.claims.role is RoomRole.CHAIR, message.type)
+        self._require(actor, message.type)
         target = self._target(message.participant_id, message.type)
         target.muted_by_chair = True
         target.hand_raised = False
@@ -499,7 +501,7 @@ class Room:
         await self.journal.chair_action(actor, "mute", target.id)
 
     async def give_floor(self, actor: Participant, message: protocol.GiveFloor) -> None:
-        self._require(actor, actor.claims.role is RoomRole.CHAIR, message.type)
+        self._require(actor, message.type)
         target = (
             None
             if message.participant_id is None
@@ -517,7 +519,7 @@ class Room:
         await self.journal.chair_action(actor, "give_floor", self.floor)
 
     async def remove(self, actor: Participant, message: protocol.RemoveParticipant) -> None:
-        self._require(actor, actor.claims.role is RoomRole.CHAIR, message.type)
+        self._require(actor, message.type)
         target = self._target(message.participant_id, message.type)
         if target is actor:
             raise protocol.ProtocolError("not_allowed", ref=message.type)
@@ -532,7 +534,7 @@ class Room:
     async def recording_control(
         self, actor: Participant, message: protocol.RecordingControl
     ) -> None:
-        self._require(actor, actor.claims.role is RoomRole.CHAIR, message.type)
+        self._require(actor, message.type)
         if self.policy.recording != "chair" or self.recorder is None:
             raise protocol.ProtocolError("recording_not_allowed", ref=message.type)
         if message.action == "start":
@@ -543,7 +545,7 @@ class Room:
 
     async def end(self, actor: Participant | None) -> None:
         if actor is not None:
-            self._require(actor, actor.claims.role is RoomRole.CHAIR, "end_meeting")
+            self._require(actor, "end_meeting")
         if self.ended:
             return
         self.ended = True

@@ -107,7 +107,9 @@ async def test_one_time_password_must_be_changed(client: Client, db: AsyncSessio
         allow_redirects=False,
     )
     assert done.status == 303
-    assert (await client.get("/cases")).status == 200
+    assert (await client.get("/sites")).status == 200
+    # The administrator runs the installation; case content is not for that account.
+    assert (await client.get("/cases")).status == 403
     # A second first start creates no second administrator and reveals no password.
     again = await bootstrap.first_start(db, START)
     assert again.admin_password is None
@@ -144,7 +146,7 @@ async def test_role_without_intake_rights_gets_403(client: Client, db: AsyncSess
     await login(client, "thanhtra")
     response = await client.get("/cases/new")
     assert response.status == 403
-    assert "Vai trò của bạn không được truy cập trang này." in await response.text()
+    assert "Vai trò của bạn không được phép thực hiện việc này." in await response.text()
 
 
 async def test_redirect_after_login_stays_on_site(client: Client, db: AsyncSession) -> None:

@@ -20,9 +20,8 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.enums import Role
-from sessions.errors import N_, PermissionDenied
 from sessions.models import User, WebSession
+from sessions.permissions import Action, Principal
 from web.keys import (
     CLOCK,
     DB,
@@ -184,15 +183,19 @@ def login_required(handler: Handler) -> Handler:
     return wrapper
 
 
-def require_roles(*roles: Role) -> Callable[[Handler], Handler]:
-    """Only users holding one of ``roles`` (or admin) reach the handler."""
+def principal_of(request: web.Request) -> Principal:
+    """The signed-in person as the permissions table sees them (sign-in first)."""
+    return Principal.of(current_user(request))
+
+
+def requires(action: Action) -> Callable[[Handler], Handler]:
+    """Only principals that may do ``action`` on some record reach the handler; the handler
+    asks about the record itself (``principal_of(request).require(action, record)``)."""
 
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
-            user = current_user(request)
-            if not user.has_any(*roles):
-                raise PermissionDenied(N_("Your role does not allow this page."))
+            principal_of(request).require(action)
             return await handler(request)
 
         return wrapper

@@ -13,6 +13,8 @@ from aiohttp import web
 from markupsafe import Markup
 
 from sessions.errors import N_
+from sessions.models import Case, Meeting
+from sessions.permissions import Action, Principal, nobody
 from web import i18n, labels
 from web.keys import REQUEST_CSRF, REQUEST_USER, SETTINGS, TEMPLATES, TRANSLATIONS
 
@@ -120,11 +122,19 @@ def render(
         text = translations.gettext(message)
         return text % dict(params) if params else text
 
+    user = request.get(REQUEST_USER)
+    principal = Principal.of(user) if user is not None else nobody()
+
+    def can(action: str, target: Case | Meeting | None = None) -> bool:
+        """The permissions table, for a page's links and buttons."""
+        return principal.allows(Action(action), target)
+
     full: dict[str, Any] = {
         "request": request,
+        "can": can,
         "translations": translations,
         "locale": locale,
-        "user": request.get(REQUEST_USER),
+        "user": user,
         "csrf_token": request.get(REQUEST_CSRF, ""),
         "flash": translations.gettext(FLASH_MESSAGES[flash_key])
         if flash_key in FLASH_MESSAGES

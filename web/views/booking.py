@@ -26,13 +26,13 @@ from sessions.models import (
     User,
     UserRole,
 )
-from web.auth import current_user, db_of, require_roles
+from sessions.permissions import Action
+from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_text, form_values
 from web.keys import CLOCK, SCHEDULER, SETTINGS
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
-BOOKING_ROLES = (Role.OFFICER, Role.SECRETARY, Role.CHAIR)
 WEEKDAYS = (
     N_("Monday"),
     N_("Tuesday"),
@@ -84,6 +84,8 @@ async def _booking_form(
             .where(Case.id == int(values["case_id"]))
             .options(selectinload(Case.parties))
         )
+        if case is not None:
+            principal_of(request).require(Action.CASE_EDIT, case)
     return render(
         request,
         "meetings/new.html",
@@ -109,7 +111,7 @@ async def _booking_form(
 
 
 @routes.get("/meetings/new", name="meeting_new")
-@require_roles(*BOOKING_ROLES)
+@requires(Action.MEETING_BOOK)
 async def meeting_new(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     tomorrow = request.app[CLOCK].now().astimezone(settings.zone).date() + timedelta(days=1)
@@ -128,7 +130,7 @@ async def meeting_new(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/meetings/new")
-@require_roles(*BOOKING_ROLES)
+@requires(Action.MEETING_BOOK)
 async def meeting_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     settings = request.app[SETTINGS]
@@ -155,6 +157,8 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
         other_invitees=form_text(form, "other_invitees"),
     )
     db = db_of(request)
+    if draft.case_id.isdigit() and (case := await db.get(Case, int(draft.case_id))) is not None:
+        principal_of(request).require(Action.CASE_EDIT, case)
     try:
         meeting = await booking.book(
             db,
@@ -179,17 +183,20 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/meetings/{meeting_id:\\d+}/case")
-@require_roles(Role.OFFICER, Role.SECRETARY, Role.CHAIR)
+@requires(Action.CASE_EDIT)
 async def link_case(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
+    principal = principal_of(request)
     meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
+    principal.require(Action.MEETING_VIEW, meeting)
     form = await request.post()
     reference = form_text(form, "reference").upper()
-    case_id = await db.scalar(select(Case.id).where(Case.reference == reference))
-    if case_id is None:
+    case = await db.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
         raise NotFound(N_("There is no case with reference %(ref)s."), {"ref": reference or "—"})
+    principal.require(Action.CASE_EDIT, case)
     await meetings.link_case(
-        db, meeting, case_id, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+        db, meeting, case.id, at=request.app[CLOCK].now(), actor_id=current_user(request).id
     )
     raise redirect_with_flash(f"/meetings/{meeting.id}", "case_linked")
 
@@ -232,7 +239,7 @@ async def _schedules_page(
 
 
 @routes.get("/schedules", name="schedules")
-@require_roles(Role.OFFICER)
+@requires(Action.SCHEDULE_MANAGE)
 async def schedules(request: web.Request) -> web.StreamResponse:
     return await _schedules_page(
         request,
@@ -243,7 +250,7 @@ async def schedules(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/schedules")
-@require_roles(Role.OFFICER)
+@requires(Action.SCHEDULE_MANAGE)
 async def schedule_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     chosen = _strings(form, "participant_site_ids")
@@ -275,7 +282,7 @@ async def schedule_create(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/schedules/{schedule_id:\\d+}/stop")
-@require_roles(Role.OFFICER)
+@requires(Action.SCHEDULE_MANAGE)
 async def schedule_stop(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     schedule = await db.get(ReceptionSchedule, int(request.match_info["schedule_id"]))
@@ -289,7 +296,7 @@ async def schedule_stop(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/duty", name="duty")
-@require_roles(Role.OFFICER)
+@requires(Action.DUTY_MANAGE)
 async def duty(request: web.Request) -> web.StreamResponse:
     ranks = {e.user_id: e.rank for e in await db_of(request).scalars(select(DutyRosterEntry))}
     return render(
@@ -298,7 +305,7 @@ async def duty(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/duty")
-@require_roles(Role.OFFICER)
+@requires(Action.DUTY_MANAGE)
 async def duty_save(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     ranks: dict[int, int | None] = {}

@@ -13,7 +13,8 @@ from sqlalchemy import or_, select
 from sessions import meetings
 from sessions.enums import MeetingStatus, Role
 from sessions.models import Meeting, MeetingInvitee, MeetingSite, Site, User, UserRole
-from web.auth import current_user, db_of, login_required
+from sessions.permissions import Action, Principal
+from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, SETTINGS
 from web.templating import render
 
@@ -38,7 +39,7 @@ def _monday(day: date) -> date:
 
 
 @routes.get("/calendar", name="calendar")
-@login_required
+@requires(Action.MEETING_LIST)
 async def calendar_page(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     settings = request.app[SETTINGS]
@@ -52,13 +53,8 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
         anchor = today
     site_id = int(q["site"]) if q.get("site", "").isdigit() else None
     leader_id = int(q["leader"]) if q.get("leader", "").isdigit() else None
-    if (
-        site_id is None
-        and leader_id is None
-        and user.has_any(Role.CHAIR)
-        and Role.ADMIN not in user.roles
-    ):
-        leader_id = user.id
+    if site_id is None and leader_id is None and Role.CHAIR in user.roles:
+        leader_id = user.id  # a leader's calendar opens on the leader's own sessions
     if view == "week":
         first = _monday(anchor)
         days = [first + timedelta(days=i) for i in range(7)]
@@ -78,6 +74,7 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
         .where(
             Meeting.planned_start < end,
             Meeting.planned_end > start,
+            Principal.of(user).meeting_clause(Action.MEETING_LIST),
         )
         .order_by(Meeting.planned_start)
     )
@@ -171,7 +168,11 @@ async def calendar_feed(request: web.Request) -> web.StreamResponse:
     rows = (
         await db.scalars(
             select(Meeting)
-            .where(or_(*mine), Meeting.planned_end > now - timedelta(days=60))
+            .where(
+                or_(*mine),
+                Principal.of(user).meeting_clause(Action.MEETING_LIST),
+                Meeting.planned_end > now - timedelta(days=60),
+            )
             .order_by(Meeting.planned_start)
         )
     ).unique()

@@ -12,12 +12,12 @@ from sessions.enums import (
     CompetentLevel,
     ComplaintInstance,
     PartyRole,
-    Role,
     SiteKind,
 )
 from sessions.errors import InvalidInput
 from sessions.models import Site
-from web.auth import current_user, db_of, login_required, require_roles
+from sessions.permissions import Action
+from web.auth import current_user, db_of, principal_of, requires
 from web.forms import form_flags, form_text, form_values
 from web.keys import CLOCK, SETTINGS, VAULT
 from web.paging import Page, enum_param, int_param
@@ -25,11 +25,10 @@ from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 25
-INTAKE_ROLES = (Role.OFFICER, Role.SECRETARY, Role.CHAIR)
 
 
 @routes.get("/cases", name="cases")
-@login_required
+@requires(Action.CASE_LIST)
 async def case_list(request: web.Request) -> web.StreamResponse:
     q = request.query
     flt = cases.CaseFilter(
@@ -40,7 +39,11 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     )
     page_number = int_param(q.get("page"), default=1, minimum=1)
     rows, total = await cases.list_cases(
-        db_of(request), flt, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+        db_of(request),
+        flt,
+        visible=principal_of(request).case_clause(Action.CASE_LIST),
+        limit=PAGE_SIZE,
+        offset=(page_number - 1) * PAGE_SIZE,
     )
     return render(
         request,
@@ -89,7 +92,7 @@ async def _intake_form(
 
 
 @routes.get("/cases/new", name="case_new")
-@require_roles(*INTAKE_ROLES)
+@requires(Action.CASE_CREATE)
 async def case_new(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     today = request.app[CLOCK].now().astimezone(settings.zone).date()
@@ -97,7 +100,7 @@ async def case_new(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/cases/new")
-@require_roles(*INTAKE_ROLES)
+@requires(Action.CASE_CREATE)
 async def case_create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     settings = request.app[SETTINGS]
@@ -122,6 +125,7 @@ async def case_create(request: web.Request) -> web.StreamResponse:
             today=now.astimezone(settings.zone).date(),
             actor_id=current_user(request).id,
             crowd_threshold=settings.crowd_threshold,
+            unit_site_id=current_user(request).site_id,
         )
     except InvalidInput as exc:
         return await _intake_form(request, form_values(form), exc.field_errors, flags, 400)
@@ -137,6 +141,7 @@ async def _detail(
     status: int = 200,
 ) -> web.StreamResponse:
     case = await cases.get_case(db_of(request), case_id)
+    principal_of(request).require(Action.CASE_VIEW, case)
     return render(
         request,
         "cases/detail.html",
@@ -145,28 +150,24 @@ async def _detail(
             "party_roles": list(PartyRole),
             "values": party_values or {},
             "errors": party_errors or {},
-            "can_edit": current_user(request).has_any(*INTAKE_ROLES),
-            "can_see_recordings": current_user(request).has_any(
-                Role.OFFICER, Role.CHAIR, Role.SECRETARY, Role.AUDITOR
-            ),
-            "can_hold": current_user(request).has_any(Role.OFFICER),
         },
         status=status,
     )
 
 
 @routes.get("/cases/{case_id:\\d+}", name="case")
-@login_required
+@requires(Action.CASE_VIEW)
 async def case_detail(request: web.Request) -> web.StreamResponse:
     return await _detail(request, int(request.match_info["case_id"]))
 
 
 @routes.post("/cases/{case_id:\\d+}/parties")
-@require_roles(*INTAKE_ROLES)
+@requires(Action.CASE_EDIT)
 async def party_add(request: web.Request) -> web.StreamResponse:
     case_id = int(request.match_info["case_id"])
     db = db_of(request)
     case = await cases.get_case(db, case_id)
+    principal_of(request).require(Action.CASE_EDIT, case)
     form = await request.post()
     draft = cases.PartyDraft(
         role=form_text(form, "role"),

@@ -6,9 +6,10 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 
 from sessions import cases, meetings, notifications, urgent
-from sessions.enums import Role, SiteKind
+from sessions.enums import SiteKind
 from sessions.models import Site
-from web.auth import current_user, db_of, login_required
+from sessions.permissions import Action
+from web.auth import current_user, db_of, login_required, principal_of, requires
 from web.keys import CLOCK, SETTINGS
 from web.templating import render
 
@@ -22,8 +23,15 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     today = request.app[CLOCK].now().astimezone(settings.zone).date()
     start, end = meetings.local_day_bounds(today, settings.zone)
-    todays, _ = await meetings.list_meetings(db, meetings.MeetingFilter(start=start, end=end))
-    recent, case_total = await cases.list_cases(db, cases.CaseFilter(), limit=8)
+    principal = principal_of(request)
+    todays, _ = await meetings.list_meetings(
+        db,
+        meetings.MeetingFilter(start=start, end=end),
+        visible=principal.meeting_clause(Action.MEETING_LIST),
+    )
+    recent, case_total = await cases.list_cases(
+        db, cases.CaseFilter(), visible=principal.case_clause(Action.CASE_LIST), limit=8
+    )
     offices = list(
         await db.scalars(
             select(Site)
@@ -42,8 +50,11 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         {
             "notices": await notifications.unread_for_user(db, user.id),
-            "tasks": await urgent.unlinked(db)
-            if user.has_any(Role.OFFICER, Role.CHAIR, Role.CENTRAL_LIAISON, Role.SECRETARY)
+            # Urgent meetings still to be tied to a case: for those who may tie them.
+            "tasks": [
+                m for m in await urgent.unlinked(db) if principal.allows(Action.MEETING_VIEW, m)
+            ]
+            if principal.may(Action.CASE_EDIT)
             else [],
             "today": today,
             "meetings": todays,
@@ -56,7 +67,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/sites", name="sites")
-@login_required
+@requires(Action.SITE_LIST)
 async def site_list(request: web.Request) -> web.StreamResponse:
     sites = list(await db_of(request).scalars(select(Site).order_by(Site.kind, Site.name)))
     return render(request, "sites.html", {"sites": sites})

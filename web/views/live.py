@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from sessions import tokens
-from sessions.enums import Role
+from sessions.permissions import Action
 from signaling import connection
 from signaling.protocol import ProtocolError
-from web.auth import require_roles
+from web.auth import requires
 from web.keys import CLOCK, HUB, SETTINGS
 
 routes = web.RouteTableDef()
@@ -63,7 +63,7 @@ async def probe_end(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/live/rooms", name="live_rooms")
-@require_roles(Role.OFFICER, Role.CHAIR)
+@requires(Action.LIVE_ROOMS)
 async def rooms(request: web.Request) -> web.StreamResponse:
     """Operators' view of what is live in this process."""
     return web.json_response({"rooms": request.app[HUB].status()})

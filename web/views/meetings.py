@@ -7,22 +7,22 @@ from datetime import timedelta
 from aiohttp import web
 
 from sessions import booking, joining, meetings
-from sessions.enums import MeetingStatus, Role
+from sessions.enums import MeetingStatus
 from sessions.errors import N_, PermissionDenied
-from web.auth import current_user, db_of, login_required, require_roles
+from sessions.permissions import Action
+from web.auth import current_user, db_of, principal_of, requires
 from web.forms import form_text
 from web.keys import CLOCK, SCHEDULER, SETTINGS
 from web.paging import Page, enum_param, int_param
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
-RECORDING_READERS = (Role.OFFICER, Role.CHAIR, Role.SECRETARY, Role.AUDITOR)
 PAGE_SIZE = 30
 RANGES = ("upcoming", "today", "past", "all")
 
 
 @routes.get("/meetings", name="meetings")
-@login_required
+@requires(Action.MEETING_LIST)
 async def meeting_list(request: web.Request) -> web.StreamResponse:
     q = request.query
     settings = request.app[SETTINGS]
@@ -40,6 +40,7 @@ async def meeting_list(request: web.Request) -> web.StreamResponse:
     rows, total = await meetings.list_meetings(
         db_of(request),
         flt,
+        visible=principal_of(request).meeting_clause(Action.MEETING_LIST),
         limit=PAGE_SIZE,
         offset=(page_number - 1) * PAGE_SIZE,
         newest_first=chosen in ("past", "all"),
@@ -63,22 +64,19 @@ async def _detail(
 ) -> web.StreamResponse:
     db = db_of(request)
     meeting = await meetings.get_meeting(db, meeting_id)
+    principal = principal_of(request)
+    principal.require(Action.MEETING_VIEW, meeting)
     attendance = await meetings.attendance_of(db, meeting_id)
     user = current_user(request)
+    live = (MeetingStatus.SCHEDULED, MeetingStatus.OPEN, MeetingStatus.LIVE)
     try:
         joining.room_role(user, meeting)
-        may_join = meeting.status in (
-            MeetingStatus.SCHEDULED,
-            MeetingStatus.OPEN,
-            MeetingStatus.LIVE,
-        )
+        may_join = meeting.status in live
     except PermissionDenied:
         may_join = False
-    live = (MeetingStatus.SCHEDULED, MeetingStatus.OPEN, MeetingStatus.LIVE)
-    staff = user.has_any(Role.OFFICER, Role.CHAIR, Role.SECRETARY)
     settings = request.app[SETTINGS]
     links = []
-    if staff and meeting.status in live:
+    if principal.allows(Action.MEETING_LINKS, meeting) and meeting.status in live:
         for link in booking.join_links(
             meeting, settings.session_key, settings.join_link_valid_hours
         ):
@@ -89,30 +87,33 @@ async def _detail(
         {
             "meeting": meeting,
             "attendance": attendance,
-            "can_cancel": user.has_any(Role.OFFICER, Role.CHAIR)
+            "can_cancel": principal.allows(Action.MEETING_CANCEL, meeting)
             and meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.OPEN),
             "cancel_error": cancel_error,
             "can_join": may_join,
             "join_links": links,
-            "can_link_case": staff and meeting.case_id is None,
-            "can_see_recordings": user.has_any(*RECORDING_READERS),
+            "can_link_case": principal.may(Action.CASE_EDIT) and meeting.case_id is None,
+            # Case content only for those who may see the case (a site operator may not).
+            "show_case": meeting.case is not None
+            and principal.allows(Action.CASE_VIEW, meeting.case),
         },
         status=status,
     )
 
 
 @routes.get("/meetings/{meeting_id:\\d+}", name="meeting")
-@login_required
+@requires(Action.MEETING_VIEW)
 async def meeting_detail(request: web.Request) -> web.StreamResponse:
     return await _detail(request, int(request.match_info["meeting_id"]))
 
 
 @routes.post("/meetings/{meeting_id:\\d+}/cancel")
-@require_roles(Role.OFFICER, Role.CHAIR)
+@requires(Action.MEETING_CANCEL)
 async def meeting_cancel(request: web.Request) -> web.StreamResponse:
     meeting_id = int(request.match_info["meeting_id"])
     db = db_of(request)
     meeting = await meetings.get_meeting(db, meeting_id)
+    principal_of(request).require(Action.MEETING_CANCEL, meeting)
     form = await request.post()
     reason = form_text(form, "reason")
     if not reason:

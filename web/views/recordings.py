@@ -16,16 +16,16 @@ from recordings import catalog
 from recordings.combine import Input, combine
 from recordings.store import UnsafePath
 from sessions import audit, meetings
-from sessions.enums import RecordingKind, RecordingStatus, Role
+from sessions.enums import RecordingKind, RecordingStatus
 from sessions.errors import N_, NotFound
-from sessions.models import AuditEvent, Case, Recording
-from web.auth import current_user, db_of, require_roles
+from sessions.models import AuditEvent, Case, Meeting, Recording
+from sessions.permissions import Action
+from web.auth import current_user, db_of, principal_of, requires
 from web.keys import CLOCK, COMBINES, DB, STORE
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
-READERS = (Role.OFFICER, Role.CHAIR, Role.SECRETARY, Role.AUDITOR)
 MARKERS = {
     "meeting.join": N_("joined"),
     "meeting.left": N_("left"),
@@ -56,6 +56,13 @@ def _playable(rows: list[Recording]) -> list[Recording]:
     ]
 
 
+async def _meeting(request: web.Request, action: Action) -> Meeting:
+    """The meeting of the URL, if the principal may ``action`` its recordings."""
+    meeting = await meetings.get_meeting(db_of(request), int(request.match_info["meeting_id"]))
+    principal_of(request).require(action, meeting)
+    return meeting
+
+
 async def _audit(request: web.Request, action: str, meeting_id: int, **details: object) -> None:
     await audit.record(
         db_of(request),
@@ -69,10 +76,10 @@ async def _audit(request: web.Request, action: str, meeting_id: int, **details: 
 
 
 @routes.get("/meetings/{meeting_id:\\d+}/recordings", name="recordings")
-@require_roles(*READERS)
+@requires(Action.RECORDING_VIEW)
 async def recordings_page(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
-    meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
+    meeting = await _meeting(request, Action.RECORDING_VIEW)
     rows = await catalog.rows_for(db, meeting.id)
     playable = _playable(rows)
     origin: datetime | None = min((r.started_at for r in playable), default=None)
@@ -117,10 +124,13 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/recordings/{recording_id:\\d+}/file", name="recording_file")
-@require_roles(*READERS)
+@requires(Action.RECORDING_VIEW)
 async def recording_file(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     row = await db.get(Recording, int(request.match_info["recording_id"]))
+    if row is not None:
+        meeting = await meetings.get_meeting(db, row.meeting_id)
+        principal_of(request).require(Action.RECORDING_VIEW, meeting)
     if row is None or row.status in (
         RecordingStatus.DELETED,
         RecordingStatus.RECORDING,
@@ -150,10 +160,10 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/meetings/{meeting_id:\\d+}/recordings/combine", name="recordings_combine")
-@require_roles(Role.OFFICER, Role.SECRETARY, Role.CHAIR)
+@requires(Action.RECORDING_COMBINE)
 async def start_combine(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
-    meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
+    meeting = await _meeting(request, Action.RECORDING_COMBINE)
     rows = await catalog.rows_for(db, meeting.id)
     sources = _playable(rows)
     if not sources:
@@ -250,9 +260,10 @@ async def _combine(
 
 
 @routes.get("/meetings/{meeting_id:\\d+}/recordings/status", name="recordings_status")
-@require_roles(*READERS)
+@requires(Action.RECORDING_VIEW)
 async def recordings_status(request: web.Request) -> web.StreamResponse:
-    rows = await catalog.rows_for(db_of(request), int(request.match_info["meeting_id"]))
+    meeting = await _meeting(request, Action.RECORDING_VIEW)
+    rows = await catalog.rows_for(db_of(request), meeting.id)
     return web.json_response(
         {
             "recordings": [
@@ -265,12 +276,13 @@ async def recordings_status(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/cases/{case_id:\\d+}/hold", name="case_hold")
-@require_roles(Role.OFFICER)
+@requires(Action.CASE_HOLD)
 async def case_hold(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     case = await db.get(Case, int(request.match_info["case_id"]))
     if case is None:
         raise web.HTTPNotFound
+    principal_of(request).require(Action.CASE_HOLD, case)
     case.legal_hold = not case.legal_hold
     await audit.record(
         db,

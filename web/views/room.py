@@ -12,12 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from sessions import devices, joining, meetings, notifications, tokens
-from sessions.enums import MeetingStatus, RecordingPolicy, Role
+from sessions.enums import MeetingStatus, RecordingPolicy
 from sessions.errors import N_
 from sessions.models import Meeting, MeetingSite, Site
+from sessions.permissions import Action
 from signaling.hub import JOINABLE
 from web import i18n
-from web.auth import current_user, db_of, login_required, require_roles
+from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, SETTINGS
 from web.templating import locale_of, render, translate, translations_of
 from web.ui_strings import translated
@@ -52,7 +53,7 @@ def _room_context(
 
 
 @routes.get("/meetings/{meeting_id:\\d+}/room", name="meeting_room")
-@login_required
+@requires(Action.MEETING_JOIN)
 async def meeting_room(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     meeting = await meetings.get_meeting(db_of(request), int(request.match_info["meeting_id"]))
@@ -192,7 +193,7 @@ async def kiosk_state(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/sites/{site_id:\\d+}/device-token", name="site_device_token")
-@require_roles(Role.ADMIN)
+@requires(Action.SITE_DEVICE)
 async def issue_device_token(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     site = await db.get(Site, int(request.match_info["site_id"]))

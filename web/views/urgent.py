@@ -6,16 +6,16 @@ from aiohttp import web
 from sqlalchemy import select
 
 from sessions import notifications, urgent
-from sessions.enums import Role, SiteKind, UrgentStatus
+from sessions.enums import SiteKind, UrgentStatus
 from sessions.errors import InvalidInput
 from sessions.models import Site, UrgentCall
-from web.auth import current_user, db_of, login_required, require_roles, safe_next
+from sessions.permissions import Action
+from web.auth import current_user, db_of, login_required, requires, safe_next
 from web.forms import form_text, form_values
 from web.keys import CLOCK, SCHEDULER
 from web.templating import render
 
 routes = web.RouteTableDef()
-RAISERS = (Role.CENTRAL_LIAISON, Role.OFFICER)
 
 
 async def _page(
@@ -45,13 +45,13 @@ async def _page(
 
 
 @routes.get("/urgent", name="urgent")
-@require_roles(*RAISERS)
+@requires(Action.URGENT_RAISE)
 async def urgent_page(request: web.Request) -> web.StreamResponse:
     return await _page(request, {}, {}, 200)
 
 
 @routes.post("/urgent")
-@require_roles(*RAISERS)
+@requires(Action.URGENT_RAISE)
 async def urgent_raise(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     db = db_of(request)
@@ -73,7 +73,7 @@ async def urgent_raise(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/urgent/{call_id:\\d+}/accept", name="urgent_accept")
-@require_roles(Role.CHAIR)
+@requires(Action.URGENT_ANSWER)
 async def urgent_accept(request: web.Request) -> web.StreamResponse:
     call = await urgent.accept(
         db_of(request),
