@@ -54,7 +54,7 @@ async def prepare(data_dir: Path) -> dict[str, Any]:
     database.upgrade(database.create_sync(settings.effective_database_url))
     engine = database.create_async(settings.effective_database_url)
     now = datetime.now(UTC)
-    async with database.session_factory(engine)() as db, db.begin():
+    async with database.session_factory(engine, settings.audit_key)() as db, db.begin():
         await sites.seed_sites(db, now)
         await db.flush()
         by_code = {s.code: s for s in await db.scalars(select(Site))}
@@ -81,7 +81,7 @@ async def prepare(data_dir: Path) -> dict[str, Any]:
 async def new_meeting(url: str, world: dict[str, Any], status: MeetingStatus, n: int) -> int:
     engine = database.create_async(url)
     now = datetime.now(UTC)
-    async with database.session_factory(engine)() as db, db.begin():
+    async with database.session_factory(engine, world["settings"].audit_key)() as db, db.begin():
         meeting = Meeting(
             reference=f"PH-JOIN-{n}",
             title=f"Phiên đo {n}",
@@ -108,9 +108,9 @@ async def new_meeting(url: str, world: dict[str, Any], status: MeetingStatus, n:
     return meeting_id
 
 
-async def open_meeting(url: str, meeting_id: int) -> float:
+async def open_meeting(url: str, meeting_id: int, audit_key: bytes) -> float:
     engine = database.create_async(url)
-    async with database.session_factory(engine)() as db, db.begin():
+    async with database.session_factory(engine, audit_key)() as db, db.begin():
         await db.execute(
             update(Meeting).where(Meeting.id == meeting_id).values(status=MeetingStatus.OPEN)
         )
@@ -161,7 +161,7 @@ async def run(runs: int) -> dict[str, Any]:
                     # Meeting opens: both idle kiosks join by themselves.
                     meeting_id = await new_meeting(url, world, MeetingStatus.SCHEDULED, n)
                     await asyncio.sleep(4)  # both kiosks are idle and have polled
-                    opened = await open_meeting(url, meeting_id)
+                    opened = await open_meeting(url, meeting_id, world["settings"].audit_key)
                     for page in kiosks:
                         kiosk_ms.append(await first_frame(page) - opened)
                     # A leader joins a meeting the kiosks are already in.

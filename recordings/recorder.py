@@ -124,6 +124,8 @@ class MeetingRecorder:
         self.gaps: list[dict[str, Any]] = []
         self.markers: list[dict[str, Any]] = []
         self.directory = ""
+        self._unsigned = False
+        self._signer: asyncio.Future[None] | None = None
         self.reference = ""
         self.case_reference: str | None = None
         self.title = ""
@@ -359,6 +361,8 @@ class MeetingRecorder:
                     duration_ms=duration,
                     note=note,
                 )
+            if why != "meeting ended":  # the meeting's last manifest follows at once
+                self._cover()
 
         self._spawn(finish())
 
@@ -462,13 +466,22 @@ class MeetingRecorder:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if was == "idle" and not self.people:
             return None
+        path = await self._sign("meeting ended")
+        if path is None:
+            return None
+        self._log("recording.stop", {"manifest": path})
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        return path
+
+    async def _sign(self, reason: str) -> str | None:
+        """A new signed manifest of everything filed for the meeting so far."""
         try:
-            path = await catalog.write_manifest(
+            return await catalog.write_manifest(
                 self._db,
                 self.store,
                 self.meeting_id,
                 at=self.clock.now(),
-                reason="meeting ended",
+                reason=reason,
                 gaps=self.gaps,
                 markers=self.markers,
                 directory=self.directory,
@@ -476,11 +489,21 @@ class MeetingRecorder:
         except OSError as exc:
             log.error("could not write the manifest of meeting %s: %s", self.meeting_id, exc)
             return None
-        if path is None:
-            return None
-        self._log("recording.stop", {"manifest": path})
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        return path
+
+    def _cover(self) -> None:
+        """A file closed during the meeting: sign a manifest covering it now, so it cannot be
+        changed unnoticed while the meeting goes on. Files closing together (a pause, a storage
+        failure) share one manifest: one signing runs at a time and one more follows it."""
+        self._unsigned = True
+        if self._signer is None or self._signer.done():
+            self._signer = asyncio.ensure_future(self._sign_while_unsigned())
+            self._tasks.add(self._signer)
+            self._signer.add_done_callback(self._done)
+
+    async def _sign_while_unsigned(self) -> None:
+        while self._unsigned and self.state != "stopped":
+            self._unsigned = False
+            await self._sign("file closed")
 
     def _log(self, action: str, details: dict[str, Any]) -> None:
         self.marker(action.removeprefix("recording."), str(details.get("by", "")))

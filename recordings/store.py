@@ -8,6 +8,7 @@ run); ``diemcau verify`` re-hashes every file and checks every manifest against 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -51,6 +52,8 @@ class ManifestCheck:
     path: str
     signature_ok: bool
     problems: tuple[str, ...]
+    # (path, sha256) of every file the manifest lists: what a valid signature vouches for.
+    covers: frozenset[tuple[str, str]] = frozenset()
 
 
 class RecordingStore:
@@ -104,16 +107,25 @@ class RecordingStore:
         """Write a new manifest and its detached signature (``.sig``); returns its path."""
         body = self.canonical(manifest)
         relative, fh = self.create(relative_dir, "manifest", ".json")
-        with fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
         signature = base64.b64encode(self._private.sign(body))
-        sig_fd = os.open(
-            self.resolve(relative + ".sig"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
-        )
-        with os.fdopen(sig_fd, "wb") as sig:
-            sig.write(signature + b"\n")
+        try:
+            with fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            sig_fd = os.open(
+                self.resolve(relative + ".sig"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+            )
+            with os.fdopen(sig_fd, "wb") as sig:
+                sig.write(signature + b"\n")
+                sig.flush()
+                os.fsync(sig.fileno())
+        except OSError:
+            # A full disk must not leave half a manifest that looks like evidence.
+            for leftover in (relative, relative + ".sig"):
+                with contextlib.suppress(OSError):
+                    self.resolve(leftover).unlink()
+            raise
         return relative
 
     def manifests(self) -> Iterator[str]:
@@ -136,7 +148,11 @@ class RecordingStore:
             manifest = json.loads(body)
         except ValueError:
             return ManifestCheck(relative, signature_ok, (*problems, f"{relative}: not JSON"))
-        for entry in manifest.get("files", []):
+        # A file still being written when the manifest was signed has no hash in it yet: a
+        # later manifest vouches for it.
+        vouched = [e for e in manifest.get("files", []) if isinstance(e.get("sha256"), str)]
+        covers = frozenset((str(e.get("path", "")), e["sha256"]) for e in vouched if signature_ok)
+        for entry in vouched:
             file_path = entry.get("path", "")
             if entry.get("status") == "deleted":
                 continue
@@ -147,4 +163,4 @@ class RecordingStore:
                 continue
             if digest != entry.get("sha256"):
                 problems.append(f"{file_path}: altered (hash differs)")
-        return ManifestCheck(relative, signature_ok, tuple(problems))
+        return ManifestCheck(relative, signature_ok, tuple(problems), covers)

@@ -63,8 +63,10 @@ def create_sync(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, audit_key: bytes) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry the audit key (``sessions.audit`` keys the chain with it; it never
+    goes into the database)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"audit_key": audit_key})
 
 
 def alembic_config() -> Config:

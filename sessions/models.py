@@ -449,6 +449,8 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of seq and last_hash under the audit key: cutting events off the end is caught.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReceptionSchedule(Base):

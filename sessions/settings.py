@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "DIEMCAU_"
-SECRET_FILES = ("session.key", "identity.key", "signing.key")
+SECRET_FILES = ("session.key", "identity.key", "signing.key", "audit.key")
 
 
 class ConfigError(Exception):
@@ -111,6 +111,7 @@ class Settings:
     session_key: bytes = field(default=b"", repr=False)
     identity_key: bytes = field(default=b"", repr=False)
     signing_key: bytes = field(default=b"", repr=False)
+    audit_key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -213,7 +214,7 @@ def _hide_password(url: str) -> str:
 _CONFIGURABLE = [
     f
     for f in dataclasses.fields(Settings)
-    if f.name not in ("session_key", "identity_key", "signing_key")
+    if f.name not in ("session_key", "identity_key", "signing_key", "audit_key")
 ]
 _HINTS = typing.get_type_hints(Settings)
 
@@ -364,6 +365,7 @@ def load_settings(
         session_key=keys["session_key"],
         identity_key=keys["identity_key"],
         signing_key=keys["signing_key"],
+        audit_key=keys["audit_key"],
     )
 
 

@@ -122,7 +122,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 async def db(settings: Settings) -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking data beside the app's own."""
     engine = database.create_async(settings.effective_database_url)
-    async with database.session_factory(engine)() as session:
+    async with database.session_factory(engine, settings.audit_key)() as session:
         yield session
     await engine.dispose()
 

@@ -61,7 +61,7 @@ def stage_settings(tmp_path: Path, sqlite_template: Path) -> Settings:
 @pytest.fixture
 async def sdb(stage_settings: Settings) -> AsyncIterator[AsyncSession]:
     engine = database.create_async(stage_settings.effective_database_url)
-    async with database.session_factory(engine)() as session:
+    async with database.session_factory(engine, stage_settings.audit_key)() as session:
         yield session
     await engine.dispose()
 

@@ -22,7 +22,7 @@ import aiohttp
 import av
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import combine as combiner
@@ -99,7 +99,11 @@ async def finished_rows(db: AsyncSession, meeting_id: int, count: int) -> list[R
 
 
 async def test_each_participant_is_recorded_as_it_was_sent(
-    clients: ClientFactory, db: AsyncSession, server: TestServer, settings: Settings
+    clients: ClientFactory,
+    db: AsyncSession,
+    server: TestServer,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     meeting = await make_meeting(db, recording=RecordingPolicy.ALWAYS)
     meeting_id = meeting.id
@@ -113,10 +117,22 @@ async def test_each_participant_is_recorded_as_it_was_sent(
     assert {r.kind for r in rows} == {RecordingKind.PARTICIPANT}
     assert {r.participant_label for r in rows} == {"Lương Văn Bình", "Điểm cầu 1"}
     store = RecordingStore(settings.recordings_root, settings.signing_key)
-    attendance = {
-        a.display_name: a
-        for a in await db.scalars(select(Attendance).where(Attendance.meeting_id == meeting_id))
-    }
+
+    async def departures() -> dict[str, Attendance]:
+        """Each participant's attendance, once the room has written its departure."""
+        query = (
+            select(Attendance)
+            .where(Attendance.meeting_id == meeting_id)
+            .execution_options(populate_existing=True)
+        )
+        for _ in range(100):
+            found = {a.display_name: a for a in await db.scalars(query)}
+            if found and all(a.left_at is not None for a in found.values()):
+                return found
+            await asyncio.sleep(0.1)
+        raise AssertionError("the departures were not written")
+
+    attendance = await departures()
     for row in rows:
         assert row.status is RecordingStatus.COMPLETE
         path = store.resolve(row.relative_path)
@@ -134,11 +150,13 @@ async def test_each_participant_is_recorded_as_it_was_sent(
         assert present.joined_at is not None
         attended = (present.left_at - present.joined_at).total_seconds()
         assert 0 <= attended - seconds < 2.0, (attended, seconds)
+    # One signed manifest as the participants' files closed, one as the meeting ended; the
+    # last one covers every file.
     manifests = list(store.manifests())
-    assert len(manifests) == 1
-    check = store.check_manifest(manifests[0])
-    assert check.signature_ok
-    assert check.problems == ()
+    assert len(manifests) >= 2
+    checks = [store.check_manifest(m) for m in manifests]
+    assert all(c.signature_ok and c.problems == () for c in checks), checks
+    assert {(r.relative_path, r.sha256) for r in rows} <= set().union(*(c.covers for c in checks))
     # The stop is audited once the manifest is written (a background write: wait for it).
     for _ in range(100):
         actions = set(await db.scalars(select(AuditEvent.action)))  # columns: read afresh
@@ -151,11 +169,32 @@ async def test_each_participant_is_recorded_as_it_was_sent(
     os.environ["DIEMCAU_DATABASE_URL"] = settings.effective_database_url
     try:
         assert await asyncio.to_thread(cli, ["verify"]) == 0
+        capsys.readouterr()
         victim = store.resolve(rows[0].relative_path)
         data = bytearray(victim.read_bytes())
         data[len(data) // 2] ^= 0xFF
         victim.write_bytes(bytes(data))
         assert await asyncio.to_thread(cli, ["verify"]) == 1
+        assert f"{rows[0].relative_path}: altered" in capsys.readouterr().out
+        # A manifest removed: the files it vouched for are named.
+        for relative in store.manifests():
+            store.resolve(relative).unlink()
+        assert await asyncio.to_thread(cli, ["verify"]) == 1
+        out = capsys.readouterr().out
+        for row in rows:
+            assert f"recording #{row.id} {row.relative_path}: no signed manifest covers it" in out
+        # An audit event edited in the database, the chain recomputed without the key.
+        await db.execute(
+            update(AuditEvent)
+            .where(AuditEvent.action == "recording.start")
+            .values(details={"by": "someone else"})
+        )
+        await db.commit()
+        seq = await db.scalar(select(AuditEvent.seq).where(AuditEvent.action == "recording.start"))
+        assert await asyncio.to_thread(cli, ["verify"]) == 1
+        assert f"audit trail: event {seq}: content does not match its hash" in (
+            capsys.readouterr().out
+        )
     finally:
         del os.environ["DIEMCAU_DATA_DIR"]
         del os.environ["DIEMCAU_DATABASE_URL"]
@@ -179,6 +218,18 @@ async def test_the_chair_starts_and_pauses_where_allowed(
     await chair.send({"type": "recording_control", "action": "stop"})
     paused = await site.wait_for("recording", after=mark)
     assert paused == {"type": "recording", "active": False, "detail": "paused"}
+    # The two files the pause closed are vouched for by a signed manifest while the meeting
+    # goes on, not only when it ends.
+    store = RecordingStore(settings.recordings_root, settings.signing_key)
+
+    def closed_files_signed() -> bool:
+        for relative in store.manifests():
+            check = store.check_manifest(relative)
+            if check.signature_ok and sum(sha not in ("", "None") for _, sha in check.covers) >= 2:
+                return True
+        return False
+
+    await wait_until(closed_files_signed)
     await asyncio.sleep(1.5)
     await chair.send({"type": "recording_control", "action": "start"})
     await asyncio.sleep(2.5)
@@ -186,11 +237,14 @@ async def test_the_chair_starts_and_pauses_where_allowed(
     await chair.wait_for("meeting_ended")
     rows = await finished_rows(db, meeting_id, 4)
     assert len(rows) == 4  # two participants, two stretches each
-    store = RecordingStore(settings.recordings_root, settings.signing_key)
-    # The manifest is written as the room closes, just after meeting_ended went out.
-    await wait_until(lambda: any(True for _ in store.manifests()))
-    manifest_path = next(store.manifests())
-    document = json.loads(store.resolve(manifest_path).read_bytes())
+
+    # The last manifest is written as the room closes, just after meeting_ended went out.
+    def final() -> list[dict[str, Any]]:
+        documents = [json.loads(store.resolve(m).read_bytes()) for m in store.manifests()]
+        return [d for d in documents if d["reason"] == "meeting ended"]
+
+    await wait_until(lambda: bool(final()))
+    document = final()[0]
     assert [g["reason"] for g in document["gaps"]] == ["paused by the chair"]
     assert document["gaps"][0]["to"] is not None
     actions = [a for a in await db.scalars(select(AuditEvent.action)) if a.startswith("recording.")]
@@ -303,7 +357,7 @@ async def test_a_killed_server_leaves_recoverable_files(
     shutil.copyfile(sqlite_template, data / "diemcau.sqlite3")
     settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK})
     engine = database.create_async(settings.effective_database_url)
-    async with database.session_factory(engine)() as db:
+    async with database.session_factory(engine, settings.audit_key)() as db:
         # Planned around now: the server's scheduler must not end it as overdue.
         meeting = await make_meeting(
             db, recording=RecordingPolicy.ALWAYS, start=datetime.now(UTC) - timedelta(minutes=5)
@@ -359,7 +413,7 @@ async def test_a_killed_server_leaves_recoverable_files(
         await publisher.close()
         if proc.poll() is None:
             proc.kill()
-    async with database.session_factory(engine)() as db:
+    async with database.session_factory(engine, settings.audit_key)() as db:
         (open_row,) = list(await db.scalars(select(Recording)))
         assert open_row.status is RecordingStatus.RECORDING
     proc = start()  # the next start recovers
@@ -368,7 +422,7 @@ async def test_a_killed_server_leaves_recoverable_files(
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-    async with database.session_factory(engine)() as db:
+    async with database.session_factory(engine, settings.audit_key)() as db:
         rows = {r.kind: r for r in await db.scalars(select(Recording))}
         actions = set(await db.scalars(select(AuditEvent.action)))
     await engine.dispose()

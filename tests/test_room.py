@@ -49,7 +49,7 @@ def claims(meeting_id: int, subject: str, role: RoomRole) -> JoinClaims:
 @pytest.fixture
 async def hub(settings: Settings, clock: FixedClock) -> Any:
     engine = database.create_async(settings.effective_database_url)
-    hub = Hub(database.session_factory(engine), clock, settings)
+    hub = Hub(database.session_factory(engine, settings.audit_key), clock, settings)
     yield hub
     await hub.close()
     await engine.dispose()

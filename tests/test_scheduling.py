@@ -312,7 +312,10 @@ async def scheduler_factory(settings: Settings, clock: FixedClock) -> AsyncItera
         engine = database.create_async(settings.effective_database_url)
         engines.append(engine)
         scheduler = MeetingScheduler(
-            database.session_factory(engine), clock, settings, occupancy=occupancy
+            database.session_factory(engine, settings.audit_key),
+            clock,
+            settings,
+            occupancy=occupancy,
         )
         await scheduler.start()
         made.append(scheduler)
@@ -474,7 +477,7 @@ async def test_two_schedulers_racing_make_exactly_one_transition(
     meeting = await book(db, world, settings, NOW + timedelta(minutes=5))
     timing = timing_from(settings)
     engines = [database.create_async(settings.effective_database_url) for _ in range(2)]
-    makers = [database.session_factory(e) for e in engines]
+    makers = [database.session_factory(e, settings.audit_key) for e in engines]
 
     async def node(maker: Any) -> bool:
         async with maker() as session, session.begin():
@@ -656,7 +659,9 @@ async def test_reminders_are_emailed_when_smtp_is_configured(
         await book(db, world, settings, NOW + timedelta(minutes=30))
         mailing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
         engine = database.create_async(settings.effective_database_url)
-        scheduler = MeetingScheduler(database.session_factory(engine), clock, mailing)
+        scheduler = MeetingScheduler(
+            database.session_factory(engine, settings.audit_key), clock, mailing
+        )
         report = await scheduler.sweep()
         again = await scheduler.sweep()
         await engine.dispose()

@@ -81,7 +81,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = database.create_async(app[SETTINGS].effective_database_url, pool_pre_ping=True)
     app[ENGINE] = engine
-    app[DB] = database.session_factory(engine)
+    app[DB] = database.session_factory(engine, app[SETTINGS].audit_key)
     yield
     await engine.dispose()
 

@@ -38,15 +38,44 @@ def upgrade_database(settings: Settings) -> str:
     engine = db.create_sync(settings.effective_database_url)
     try:
         db.upgrade(engine)
-        return db.current_revision(engine) or "none"
+        revision = db.current_revision(engine) or "none"
     finally:
         engine.dispose()
+    asyncio.run(_adopt_audit_key(settings))
+    return revision
+
+
+AUDIT_ADOPTED = "audit.adopted"
+
+
+async def _adopt_audit_key(settings: Settings) -> None:
+    """Once per installation: key the audit chain written before the audit key existed. The
+    marker lives with the keys, outside the database, so nobody can ask for a second adoption
+    by editing the database."""
+    marker = settings.data_dir / "secrets" / AUDIT_ADOPTED
+    if marker.exists():
+        return
+    engine = db.create_async(settings.effective_database_url)
+    try:
+        async with db.session_factory(engine, settings.audit_key)() as session, session.begin():
+            report = await audit.adopt_key(session)
+    finally:
+        await engine.dispose()
+    if not report.ok:
+        print(
+            f"warning: the audit trail does not verify (event {report.broken_at}: "
+            f"{report.problem}); it was not re-keyed. Run `diemcau verify`.",
+            file=sys.stderr,
+        )
+        return
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
 
 
 async def _first_start(settings: Settings) -> bootstrap.FirstStart:
     engine = db.create_async(settings.effective_database_url)
     try:
-        async with db.session_factory(engine)() as session, session.begin():
+        async with db.session_factory(engine, settings.audit_key)() as session, session.begin():
             return await bootstrap.first_start(session, SystemClock().now())
     finally:
         await engine.dispose()
@@ -55,7 +84,7 @@ async def _first_start(settings: Settings) -> bootstrap.FirstStart:
 async def _demo(settings: Settings) -> demo.DemoResult:
     engine = db.create_async(settings.effective_database_url)
     try:
-        async with db.session_factory(engine)() as session, session.begin():
+        async with db.session_factory(engine, settings.audit_key)() as session, session.begin():
             return await demo.load_demo(
                 session,
                 now=SystemClock().now(),
@@ -132,7 +161,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 async def _user_add(settings: Settings, args: argparse.Namespace, password: str) -> str:
     engine = db.create_async(settings.effective_database_url)
     try:
-        async with db.session_factory(engine)() as session, session.begin():
+        async with db.session_factory(engine, settings.audit_key)() as session, session.begin():
             user = await users.create_user(
                 session,
                 username=args.username,
@@ -182,7 +211,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 async def _kiosk(settings: Settings, code: str) -> str | None:
     engine = db.create_async(settings.effective_database_url)
     try:
-        async with db.session_factory(engine)() as session, session.begin():
+        async with db.session_factory(engine, settings.audit_key)() as session, session.begin():
             site = await sites.by_code(session, code)
             if site is None:
                 return None
@@ -208,7 +237,7 @@ async def _verify(settings: Settings) -> list[str]:
     problems: list[str] = []
     engine = db.create_async(settings.effective_database_url)
     try:
-        async with db.session_factory(engine)() as session:
+        async with db.session_factory(engine, settings.audit_key)() as session:
             rows = list(await session.scalars(select(Recording).order_by(Recording.id)))
             chain = await audit.verify_chain(session)
     finally:
@@ -231,10 +260,22 @@ async def _verify(settings: Settings) -> list[str]:
         if digest != row.sha256:
             problems.append(f"recording #{row.id} {row.relative_path}: altered (hash differs)")
     manifests = 0
+    covered: set[tuple[str, str]] = set()
     if store.root.exists():
         for relative in store.manifests():
             manifests += 1
-            problems.extend(store.check_manifest(relative).problems)
+            check = store.check_manifest(relative)
+            problems.extend(check.problems)
+            covered |= check.covers
+    # Every finished file must be vouched for by a signed manifest (one is written as soon as a
+    # file closes): a file no manifest covers, or whose manifest is gone, could be anything.
+    for row in rows:
+        finished = row.status in (RecordingStatus.COMPLETE, RecordingStatus.INTERRUPTED)
+        if finished and (row.relative_path, row.sha256 or "") not in covered:
+            problems.append(
+                f"recording #{row.id} {row.relative_path}: no signed manifest covers it "
+                "(a manifest is missing or was changed)"
+            )
     if not chain.ok:
         problems.append(f"audit trail: event {chain.broken_at}: {chain.problem}")
     print(f"Checked {checked} recording files, {manifests} manifests, {chain.events} audit events.")
