@@ -26,11 +26,13 @@ from sessions.enums import (
     Role,
 )
 from sessions.errors import N_, InvalidInput
+from sessions.ids import parse_id
 from sessions.models import Case, CaseParty, Meeting, MeetingInvitee, MeetingSite, Site, User
 from sessions.tokens import JoinClaims, RoomRole, sign
 
 ACTIVE = (MeetingStatus.SCHEDULED, MeetingStatus.OPEN, MeetingStatus.LIVE)
 MIN_MINUTES, MAX_MINUTES = 10, 10 * 60
+BOOKING_HORIZON_DAYS = 2 * 366  # a meeting is booked at most two years ahead
 QUALITY_PROFILES = ("low", "standard", "high", "audio_only")
 
 
@@ -70,13 +72,6 @@ class Checked:
         self.errors.setdefault(name, message)
         if params:
             self.params[name] = params
-
-
-def _int(raw: str) -> int | None:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
 
 
 def parse_window(
@@ -209,6 +204,8 @@ async def book(
     window = parse_window(draft, zone, checked)
     if window is not None and not allow_past and window[0] < now:
         checked.fail("date", N_("A meeting cannot be booked in the past."))
+    elif window is not None and window[0] > now + timedelta(days=BOOKING_HORIZON_DAYS):
+        checked.fail("date", N_("A meeting can be booked at most two years ahead."))
 
     host_id, participant_ids, found_sites = await check_endpoints(
         db, draft.host_site_id, draft.participant_site_ids, checked
@@ -220,14 +217,14 @@ async def book(
 
     case: Case | None = None
     if draft.case_id.strip():
-        case_id = _int(draft.case_id)
+        case_id = parse_id(draft.case_id)
         case = await db.get(Case, case_id) if case_id is not None else None
         if case is None:
             checked.fail("case_id", N_("There is no such case."))
 
     parties: list[CaseParty] = []
     for raw in draft.invite_party_ids:
-        party = await db.get(CaseParty, _int(raw) or -1)
+        party = await db.get(CaseParty, parse_id(raw) or -1)
         if party is None or case is None or party.case_id != case.id:
             checked.fail("invite_party_ids", N_("Invite people of this case only."))
             continue
@@ -346,12 +343,12 @@ async def check_endpoints(
 ) -> tuple[int | None, list[int], dict[int, Site]]:
     """The host endpoint (required) and the others, each one known; the host and repeats are
     dropped from the others. Returns (host id, other ids, the sites found by id)."""
-    host_id = _int(host_raw)
+    host_id = parse_id(host_raw)
     if host_id is None:
         checked.fail("host_site_id", N_("Choose the host endpoint (điểm cầu chính)."))
     participant_ids: list[int] = []
     for raw in participant_raws:
-        value = _int(raw)
+        value = parse_id(raw)
         if value is None:
             checked.fail("participant_site_ids", N_("Unknown endpoint %(value)s."), value=raw)
         elif value != host_id and value not in participant_ids:
@@ -370,7 +367,7 @@ async def check_person(
 ) -> User | None:
     if not raw.strip():
         return None
-    user = await db.get(User, _int(raw) or -1)
+    user = await db.get(User, parse_id(raw) or -1)
     if user is None or not user.active or role not in user.roles:
         checked.fail(name, N_("Choose a person from the list."))
         return None

@@ -22,6 +22,7 @@ from sessions.enums import (
 )
 from sessions.errors import N_, InvalidInput, NotFound
 from sessions.identity import IdentityVault, ProtectedIdentity
+from sessions.ids import parse_id
 from sessions.models import Case, CaseParty, Site
 
 MAX_TITLE = 300
@@ -117,10 +118,8 @@ async def create_case(
         errors["flags"] = N_("Unknown flag.")
     origin: Site | None = None
     if draft.origin_site_id.strip():
-        try:
-            origin = await db.get(Site, int(draft.origin_site_id))
-        except ValueError:
-            origin = None
+        origin_id = parse_id(draft.origin_site_id)
+        origin = await db.get(Site, origin_id) if origin_id else None
         if origin is None or origin.kind not in (SiteKind.COMMUNE, SiteKind.WARD):
             errors["origin_site_id"] = N_("Choose a commune or ward from the list.")
     if errors:
@@ -198,10 +197,8 @@ async def add_party(
         errors["full_name"] = N_("Enter the person's full name.")
     represents: CaseParty | None = None
     if draft.represents_id.strip():
-        try:
-            represents = await db.get(CaseParty, int(draft.represents_id))
-        except ValueError:
-            represents = None
+        represents_id = parse_id(draft.represents_id)
+        represents = await db.get(CaseParty, represents_id) if represents_id else None
         if represents is None or represents.case_id != case.id:
             errors["represents_id"] = N_("Choose a person of this case.")
     if role is PartyRole.REPRESENTATIVE and not draft.appointment_document.strip():

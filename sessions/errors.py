@@ -26,6 +26,12 @@ class NotFound(DomainError):
     error_id = "not_found"
 
 
+class BadRequest(DomainError):
+    """An address or query parameter that cannot be used (an out-of-range date, say)."""
+
+    error_id = "bad_request"
+
+
 class PermissionDenied(DomainError):
     error_id = "permission_denied"
 

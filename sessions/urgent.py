@@ -24,6 +24,7 @@ from sessions.enums import (
     UrgentStatus,
 )
 from sessions.errors import N_, InvalidInput, NotFound, TransitionRefused
+from sessions.ids import parse_id
 from sessions.models import DutyRosterEntry, Meeting, MeetingSite, Notification, Site, UrgentCall
 from sessions.timetable import Timing, alert_rank
 
@@ -41,11 +42,8 @@ async def raise_urgent(
     timing: Timing,
 ) -> UrgentCall:
     errors: dict[str, str] = {}
-    commune: Site | None = None
-    try:
-        commune = await db.get(Site, int(commune_site_id))
-    except ValueError:
-        commune = None
+    commune_id = parse_id(commune_site_id)
+    commune = await db.get(Site, commune_id) if commune_id else None
     if commune is None or commune.kind not in (SiteKind.COMMUNE, SiteKind.WARD):
         errors["commune_site_id"] = N_("Choose the commune the citizens come from.")
     try:

@@ -7,7 +7,7 @@ REMB are the same as in a meeting, so what the browser measures is what the meet
 from __future__ import annotations
 
 import asyncio
-import uuid
+import secrets
 
 from sessions.settings import Settings
 from signaling.peer import CandidatePolicy, PublishPeer, rtc_configuration
@@ -23,12 +23,18 @@ class Probes:
         self._policy = CandidatePolicy.from_settings(settings.ice_allowed_remote)
         self._peers: dict[str, PublishPeer] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._owners: dict[str, str] = {}  # probe id -> the join token subject that made it
         self._closing: set[asyncio.Future[None]] = set()
 
-    async def answer(self, offer_sdp: str) -> tuple[str, str]:
+    async def answer(self, offer_sdp: str, owner: str) -> tuple[str, str]:
+        """A test call for ``owner`` (a meeting and token subject): one at a time each, and an
+        offer that is not SDP is refused before it takes a place."""
+        PublishPeer.check_offer(offer_sdp)
+        for previous in [p for p, o in self._owners.items() if o == owner]:
+            await self.close(previous)  # the same person testing again
         if len(self._peers) >= MAX_PROBES:
             raise RuntimeError("too many test calls at once")
-        probe_id = uuid.uuid4().hex
+        probe_id = secrets.token_urlsafe(18)
         cap = profile("standard").video_kbps * 1000
         peer = PublishPeer(
             f"probe-{probe_id[:8]}",
@@ -39,6 +45,7 @@ class Probes:
             on_failed=lambda: self._expire(probe_id),
         )
         self._peers[probe_id] = peer
+        self._owners[probe_id] = owner
         self._timers[probe_id] = asyncio.get_running_loop().call_later(
             PROBE_SECONDS, self._expire, probe_id
         )
@@ -47,6 +54,9 @@ class Probes:
         except Exception:
             await self.close(probe_id)
             raise
+
+    def owner_of(self, probe_id: str) -> str | None:
+        return self._owners.get(probe_id)
 
     def _expire(self, probe_id: str) -> None:
         task = asyncio.ensure_future(self.close(probe_id))
@@ -57,6 +67,7 @@ class Probes:
         timer = self._timers.pop(probe_id, None)
         if timer is not None:
             timer.cancel()
+        self._owners.pop(probe_id, None)
         peer = self._peers.pop(probe_id, None)
         if peer is not None:
             await peer.close()

@@ -19,7 +19,7 @@ from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub, RecorderFactory, media_network
 from web import i18n, templating
-from web.auth import Handler, auth_middleware
+from web.auth import auth_middleware
 from web.errors import error_middleware
 from web.keys import (
     CLOCK,
@@ -66,16 +66,19 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response as it is sent: pages, errors, redirects, files and WebSocket refusals
+    alike (a signal, not a middleware, so raised redirects get them too). No versions in
+    ``Server``."""
+    response.headers["Server"] = "diemcau"
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     if request.path != "/healthz" and not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
+    if request.secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -159,7 +162,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers, error_middleware, auth_middleware],
+        middlewares=[error_middleware, auth_middleware],
         client_max_size=2 * 1024 * 1024,
     )
     app[SETTINGS] = settings
@@ -167,6 +170,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[TEMPLATES] = templating.create_environment()
     app[TRANSLATIONS] = i18n.load_translations()
     app[VAULT] = IdentityVault(settings.identity_key)
+    app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_hub)

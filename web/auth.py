@@ -105,6 +105,26 @@ def _same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc == request.host
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _check_csrf(request: web.Request) -> None:
+    """Every state-changing request, whatever its content type (or none), carries the CSRF
+    token of the session — as the form field, or the ``X-CSRF-Token`` header — and comes from
+    this origin. A text/plain or JSON body without it changes nothing."""
+    sent: object = request.headers.get(CSRF_HEADER)
+    if sent is None and request.content_type in _FORM_TYPES:
+        sent = (await request.post()).get(CSRF_FIELD)
+    if (
+        not isinstance(sent, str)
+        or not hmac.compare_digest(sent.encode(), request[REQUEST_CSRF].encode())
+        or not _same_origin(request)
+    ):
+        raise CsrfFailure
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Open the request's database session, resolve the user, enforce CSRF on POST."""
@@ -125,18 +145,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if not pre or len(pre) < 20:
                 pre = new_pre_session = secrets.token_urlsafe(32)
             request[REQUEST_CSRF] = pre
-        if request.method == "POST" and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
-            form = await request.post()
-            sent = form.get(CSRF_FIELD)
-            if (
-                not isinstance(sent, str)
-                or not hmac.compare_digest(sent, request[REQUEST_CSRF])
-                or not _same_origin(request)
-            ):
-                raise CsrfFailure
+        if request.method not in SAFE_METHODS:
+            await _check_csrf(request)
         user = request.get(REQUEST_USER)
         if (
             user is not None
@@ -204,7 +214,16 @@ def requires(action: Action) -> Callable[[Handler], Handler]:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths may be redirect targets after sign-in."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site may be a redirect target (after sign-in, after a form).
+
+    The target is parsed as a URL, as a browser would: anything with a scheme or a host, a
+    path that does not start with one "/", a backslash, or a control character (browsers drop
+    tabs and newlines, so "/\\t/evil.example" becomes "//evil.example") is refused."""
+    if not target or any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return "/"
+    if parts.path.startswith("//"):
         return "/"
     return target

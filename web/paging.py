@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
+from aiohttp import web
+
+from sessions.errors import N_, BadRequest, NotFound
+from sessions.ids import parse_id
+
 E = TypeVar("E", bound=StrEnum)
+# Dates a person can mean in this system; outside them date arithmetic overflows.
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2200, 12, 31)
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A record id from the URL: a number that names no row is "not found", never an error."""
+    value = parse_id(request.match_info[name])
+    if value is None:
+        raise NotFound(N_("There is no such record. Check the address."))
+    return value
+
+
+def date_param(raw: str | None, *, default: date) -> date:
+    """A date from the query string; an unreadable or far-off one is refused with a message."""
+    if not raw:
+        return default
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(N_("Enter the date as YYYY-MM-DD.")) from None
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise BadRequest(N_("Choose a date between 1990 and 2200."))
+    return value
 
 
 def enum_param(enum: type[E], raw: str | None) -> E | None:

@@ -18,6 +18,7 @@ from sessions.enums import (
     Role,
 )
 from sessions.errors import N_, InvalidInput, NotFound
+from sessions.ids import parse_id
 from sessions.models import (
     Case,
     DutyRosterEntry,
@@ -30,6 +31,7 @@ from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_text, form_values
 from web.keys import CLOCK, SCHEDULER, SETTINGS
+from web.paging import path_id
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
@@ -78,11 +80,9 @@ async def _booking_form(
 ) -> web.StreamResponse:
     db = db_of(request)
     case = None
-    if values.get("case_id", "").isdigit():
+    if (case_id := parse_id(values.get("case_id"))) is not None:
         case = await db.scalar(
-            select(Case)
-            .where(Case.id == int(values["case_id"]))
-            .options(selectinload(Case.parties))
+            select(Case).where(Case.id == case_id).options(selectinload(Case.parties))
         )
         if case is not None:
             principal_of(request).require(Action.CASE_EDIT, case)
@@ -157,7 +157,8 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
         other_invitees=form_text(form, "other_invitees"),
     )
     db = db_of(request)
-    if draft.case_id.isdigit() and (case := await db.get(Case, int(draft.case_id))) is not None:
+    case_id = parse_id(draft.case_id)
+    if case_id is not None and (case := await db.get(Case, case_id)) is not None:
         principal_of(request).require(Action.CASE_EDIT, case)
     try:
         meeting = await booking.book(
@@ -187,7 +188,7 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
 async def link_case(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     principal = principal_of(request)
-    meeting = await meetings.get_meeting(db, int(request.match_info["meeting_id"]))
+    meeting = await meetings.get_meeting(db, path_id(request, "meeting_id"))
     principal.require(Action.MEETING_VIEW, meeting)
     form = await request.post()
     reference = form_text(form, "reference").upper()
@@ -285,7 +286,7 @@ async def schedule_create(request: web.Request) -> web.StreamResponse:
 @requires(Action.SCHEDULE_MANAGE)
 async def schedule_stop(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
-    schedule = await db.get(ReceptionSchedule, int(request.match_info["schedule_id"]))
+    schedule = await db.get(ReceptionSchedule, path_id(request, "schedule_id"))
     if schedule is None:
         raise web.HTTPNotFound
     schedule.active = False

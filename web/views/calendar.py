@@ -12,10 +12,12 @@ from sqlalchemy import or_, select
 
 from sessions import meetings
 from sessions.enums import MeetingStatus, Role
+from sessions.ids import MAX_ID
 from sessions.models import Meeting, MeetingInvitee, MeetingSite, Site, User, UserRole
 from sessions.permissions import Action, Principal
 from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, SETTINGS
+from web.paging import date_param, int_param
 from web.templating import render
 
 routes = web.RouteTableDef()
@@ -28,7 +30,7 @@ def feed_token(user_id: int, key: bytes) -> str:
 
 def user_of_feed(token: str, key: bytes) -> int | None:
     user_part, _, _ = token.partition("-")
-    if not user_part.isdigit():
+    if not user_part.isdigit() or len(user_part) > 9:
         return None
     user_id = int(user_part)
     return user_id if hmac.compare_digest(token, feed_token(user_id, key)) else None
@@ -47,12 +49,9 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
     today = request.app[CLOCK].now().astimezone(settings.zone).date()
     q = request.query
     view = "month" if q.get("view") == "month" else "week"
-    try:
-        anchor = date.fromisoformat(q.get("date", ""))
-    except ValueError:
-        anchor = today
-    site_id = int(q["site"]) if q.get("site", "").isdigit() else None
-    leader_id = int(q["leader"]) if q.get("leader", "").isdigit() else None
+    anchor = date_param(q.get("date"), default=today)
+    site_id = int_param(q.get("site"), default=0, maximum=MAX_ID) or None
+    leader_id = int_param(q.get("leader"), default=0, maximum=MAX_ID) or None
     if site_id is None and leader_id is None and Role.CHAIR in user.roles:
         leader_id = user.id  # a leader's calendar opens on the leader's own sessions
     if view == "week":

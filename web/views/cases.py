@@ -20,7 +20,7 @@ from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import form_flags, form_text, form_values
 from web.keys import CLOCK, SETTINGS, VAULT
-from web.paging import Page, enum_param, int_param
+from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
@@ -158,13 +158,13 @@ async def _detail(
 @routes.get("/cases/{case_id:\\d+}", name="case")
 @requires(Action.CASE_VIEW)
 async def case_detail(request: web.Request) -> web.StreamResponse:
-    return await _detail(request, int(request.match_info["case_id"]))
+    return await _detail(request, path_id(request, "case_id"))
 
 
 @routes.post("/cases/{case_id:\\d+}/parties")
 @requires(Action.CASE_EDIT)
 async def party_add(request: web.Request) -> web.StreamResponse:
-    case_id = int(request.match_info["case_id"])
+    case_id = path_id(request, "case_id")
     db = db_of(request)
     case = await cases.get_case(db, case_id)
     principal_of(request).require(Action.CASE_EDIT, case)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy import select
 
 from sessions import tokens
+from sessions.enums import MeetingStatus
+from sessions.models import Meeting
 from sessions.permissions import Action
 from signaling import connection
+from signaling.hub import JOINABLE
 from signaling.protocol import ProtocolError
 from web.auth import requires
-from web.keys import CLOCK, HUB, SETTINGS
+from web.keys import CLOCK, DB, HUB, SETTINGS
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 15.0
@@ -35,6 +39,19 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def _probe_owner(request: web.Request, token: str) -> str | web.StreamResponse:
+    """The test call's ticket is a join token of a meeting that can still be joined."""
+    try:
+        claims = tokens.verify(token, request.app[SETTINGS].session_key, request.app[CLOCK].now())
+    except tokens.TokenError as exc:
+        return web.json_response({"error": f"token_{exc.reason}"}, status=403)
+    async with request.app[DB]() as db:
+        status = await db.scalar(select(Meeting.status).where(Meeting.id == claims.meeting_id))
+    if status not in (MeetingStatus.SCHEDULED, *JOINABLE):
+        return web.json_response({"error": "meeting_not_open"}, status=403)
+    return f"{claims.meeting_id}:{claims.subject}"
+
+
 @routes.post("/live/probe", name="live_probe")
 async def probe(request: web.Request) -> web.StreamResponse:
     """The pre-join test call. A valid join token is the ticket (no cookie: no CSRF)."""
@@ -43,12 +60,11 @@ async def probe(request: web.Request) -> web.StreamResponse:
         token, sdp = str(body["token"]), str(body["sdp"])
     except (ValueError, KeyError, TypeError):
         return web.json_response({"error": "bad_request"}, status=400)
+    owner = await _probe_owner(request, token)
+    if not isinstance(owner, str):
+        return owner
     try:
-        tokens.verify(token, request.app[SETTINGS].session_key, request.app[CLOCK].now())
-    except tokens.TokenError as exc:
-        return web.json_response({"error": f"token_{exc.reason}"}, status=403)
-    try:
-        probe_id, answer = await request.app[HUB].probes.answer(sdp)
+        probe_id, answer = await request.app[HUB].probes.answer(sdp, owner)
     except ProtocolError as exc:
         return web.json_response({"error": exc.error_id}, status=400)
     except RuntimeError:
@@ -58,7 +74,15 @@ async def probe(request: web.Request) -> web.StreamResponse:
 
 @routes.delete("/live/probe/{probe_id}", name="live_probe_end")
 async def probe_end(request: web.Request) -> web.StreamResponse:
-    await request.app[HUB].probes.close(request.match_info["probe_id"])
+    """Only the test call's maker ends it early: the same join token, in a header."""
+    probes = request.app[HUB].probes
+    probe_id = request.match_info["probe_id"]
+    owner = await _probe_owner(request, request.headers.get("X-Join-Token", ""))
+    if not isinstance(owner, str):
+        return owner
+    if probes.owner_of(probe_id) != owner:
+        return web.json_response({"error": "not_yours"}, status=403)
+    await probes.close(probe_id)
     return web.json_response({})
 
 

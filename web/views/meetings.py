@@ -13,7 +13,7 @@ from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import form_text
 from web.keys import CLOCK, SCHEDULER, SETTINGS
-from web.paging import Page, enum_param, int_param
+from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
@@ -104,13 +104,13 @@ async def _detail(
 @routes.get("/meetings/{meeting_id:\\d+}", name="meeting")
 @requires(Action.MEETING_VIEW)
 async def meeting_detail(request: web.Request) -> web.StreamResponse:
-    return await _detail(request, int(request.match_info["meeting_id"]))
+    return await _detail(request, path_id(request, "meeting_id"))
 
 
 @routes.post("/meetings/{meeting_id:\\d+}/cancel")
 @requires(Action.MEETING_CANCEL)
 async def meeting_cancel(request: web.Request) -> web.StreamResponse:
-    meeting_id = int(request.match_info["meeting_id"])
+    meeting_id = path_id(request, "meeting_id")
     db = db_of(request)
     meeting = await meetings.get_meeting(db, meeting_id)
     principal_of(request).require(Action.MEETING_CANCEL, meeting)

@@ -22,6 +22,7 @@ from sessions.models import AuditEvent, Case, Meeting, Recording
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.keys import CLOCK, COMBINES, DB, STORE
+from web.paging import path_id
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
@@ -58,7 +59,7 @@ def _playable(rows: list[Recording]) -> list[Recording]:
 
 async def _meeting(request: web.Request, action: Action) -> Meeting:
     """The meeting of the URL, if the principal may ``action`` its recordings."""
-    meeting = await meetings.get_meeting(db_of(request), int(request.match_info["meeting_id"]))
+    meeting = await meetings.get_meeting(db_of(request), path_id(request, "meeting_id"))
     principal_of(request).require(action, meeting)
     return meeting
 
@@ -127,7 +128,7 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
 @requires(Action.RECORDING_VIEW)
 async def recording_file(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
-    row = await db.get(Recording, int(request.match_info["recording_id"]))
+    row = await db.get(Recording, path_id(request, "recording_id"))
     if row is not None:
         meeting = await meetings.get_meeting(db, row.meeting_id)
         principal_of(request).require(Action.RECORDING_VIEW, meeting)
@@ -279,7 +280,7 @@ async def recordings_status(request: web.Request) -> web.StreamResponse:
 @requires(Action.CASE_HOLD)
 async def case_hold(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
-    case = await db.get(Case, int(request.match_info["case_id"]))
+    case = await db.get(Case, path_id(request, "case_id"))
     if case is None:
         raise web.HTTPNotFound
     principal_of(request).require(Action.CASE_HOLD, case)

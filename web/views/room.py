@@ -20,6 +20,7 @@ from signaling.hub import JOINABLE
 from web import i18n
 from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, SETTINGS
+from web.paging import path_id
 from web.templating import locale_of, render, translate, translations_of
 from web.ui_strings import translated
 
@@ -56,7 +57,7 @@ def _room_context(
 @requires(Action.MEETING_JOIN)
 async def meeting_room(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
-    meeting = await meetings.get_meeting(db_of(request), int(request.match_info["meeting_id"]))
+    meeting = await meetings.get_meeting(db_of(request), path_id(request, "meeting_id"))
     claims = joining.claims_for_user(user, meeting, request.app[CLOCK].now())
     return render(request, "room.html", _room_context(request, meeting, claims, staff=True))
 
@@ -196,7 +197,7 @@ async def kiosk_state(request: web.Request) -> web.StreamResponse:
 @requires(Action.SITE_DEVICE)
 async def issue_device_token(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
-    site = await db.get(Site, int(request.match_info["site_id"]))
+    site = await db.get(Site, path_id(request, "site_id"))
     if site is None:
         raise web.HTTPNotFound
     token = await devices.issue(

@@ -13,6 +13,7 @@ from sessions.permissions import Action
 from web.auth import current_user, db_of, login_required, requires, safe_next
 from web.forms import form_text, form_values
 from web.keys import CLOCK, SCHEDULER
+from web.paging import path_id
 from web.templating import render
 
 routes = web.RouteTableDef()
@@ -77,7 +78,7 @@ async def urgent_raise(request: web.Request) -> web.StreamResponse:
 async def urgent_accept(request: web.Request) -> web.StreamResponse:
     call = await urgent.accept(
         db_of(request),
-        int(request.match_info["call_id"]),
+        path_id(request, "call_id"),
         current_user(request).id,
         request.app[CLOCK].now(),
     )
@@ -117,7 +118,7 @@ async def notification_read(request: web.Request) -> web.StreamResponse:
     await notifications.mark_read(
         db_of(request),
         current_user(request).id,
-        int(request.match_info["notification_id"]),
+        path_id(request, "notification_id"),
         request.app[CLOCK].now(),
     )
     raise web.HTTPSeeOther(safe_next(form_text(form, "next")))

@@ -514,7 +514,7 @@ export async function testCall(stream, token, seconds = 5) {
     }
   });
   pc.close();
-  fetch(`/live/probe/${answer.id}`, { method: 'DELETE' }).catch(() => undefined);
+  fetch(`/live/probe/${answer.id}`, { method: 'DELETE', headers: { 'X-Join-Token': token } }).catch(() => undefined);
   return { rttMs, lossPercent, kbps, verdict: judge(rttMs, lossPercent, kbps) };
 }
 
