@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 from sessions.enums import MeetingSiteRole
 from sessions.errors import N_, PermissionDenied
-from sessions.models import Meeting, Site, User
+from sessions.models import Meeting, Site, User, WebSession
 from sessions.permissions import Action, Principal, Scope
 from sessions.tokens import JoinClaims, RoomRole
 
-TOKEN_HOURS = 12
+TOKEN_HOURS = 12  # a kiosk's token (fetched again on every poll)
+USER_TOKEN_MARGIN = timedelta(hours=2)  # past the planned end, for meetings that run over
 ROLE_LABELS = {
     RoomRole.CHAIR: "Người chủ trì",
     RoomRole.OFFICER: "Người tiếp công dân",
@@ -34,17 +35,23 @@ def room_role(user: User, meeting: Meeting) -> RoomRole:
     return RoomRole.OFFICER
 
 
-def claims_for_user(user: User, meeting: Meeting, now: datetime) -> JoinClaims:
+def claims_for_user(
+    user: User, meeting: Meeting, now: datetime, web_session: WebSession
+) -> JoinClaims:
+    """A signed-in person's room token: bound to the browser sign-in it was issued to, and
+    valid no longer than that sign-in nor past the meeting's planned end (plus a margin)."""
     role = room_role(user, meeting)
     site_id = user.site_id if role is RoomRole.SITE else _host_site_id(meeting)
+    until = min(web_session.expires_at, meeting.planned_end + USER_TOKEN_MARGIN)
     return JoinClaims(
         meeting_id=meeting.id,
         subject=f"user:{user.id}",
         name=user.full_name,
         role=role,
-        expires=int((now + timedelta(hours=TOKEN_HOURS)).timestamp()),
+        expires=int(max(until, now + timedelta(minutes=5)).timestamp()),
         site_id=site_id,
         role_label=user.position or ROLE_LABELS[role],
+        web_session=web_session.id,
     )
 
 

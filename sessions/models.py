@@ -173,6 +173,17 @@ class WebSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class LoginFailure(Base):
+    """A wrong password, kept for the sign-in throttle (``sessions.throttle``)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Case(Base):
     """A vụ việc. Titles and summaries never carry a denouncer's identity."""
 

@@ -81,6 +81,11 @@ class Settings:
     default_locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
     session_hours: int = 12
+    # Sign-in throttle: this many wrong passwords within the lockout window lock the account
+    # (or, for the second number, the address) for the window.
+    login_max_failures: int = 5
+    login_address_max_failures: int = 20
+    login_lockout_minutes: int = 15
     crowd_threshold: int = 5
     election_periods: tuple[ElectionPeriod, ...] = field(default_factory=_default_periods)
     log_level: str = "INFO"
@@ -128,6 +133,10 @@ class Settings:
             raise ConfigError("session_hours must be at least 1")
         if self.crowd_threshold < 2:
             raise ConfigError("crowd_threshold must be at least 2")
+        if self.login_max_failures < 1 or self.login_address_max_failures < 1:
+            raise ConfigError("login_max_failures and login_address_max_failures must be >= 1")
+        if not 1 <= self.login_lockout_minutes <= 24 * 60:
+            raise ConfigError("login_lockout_minutes must be between 1 and 1440")
         for name in ("room_lead_minutes", "end_grace_minutes", "urgent_escalation_minutes"):
             if not 0 <= getattr(self, name) <= 24 * 60:
                 raise ConfigError(f"{name} must be between 0 and 1440 minutes")

@@ -42,6 +42,9 @@ class JoinClaims:
     expires: int  # Unix seconds
     site_id: int | None = None
     role_label: str = ""
+    # A signed-in person's token names the browser sign-in it was issued to: once that
+    # sign-in ends (signed out, expired, password changed), the token no longer joins.
+    web_session: int | None = None
 
     def __post_init__(self) -> None:
         if not self.subject or ":" not in self.subject:
@@ -86,6 +89,7 @@ def verify(token: str, key: bytes, now: datetime) -> JoinClaims:
             expires=int(data["expires"]),
             site_id=None if data.get("site_id") is None else int(data["site_id"]),
             role_label=str(data.get("role_label", "")),
+            web_session=None if data.get("web_session") is None else int(data["web_session"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TokenError("malformed") from exc

@@ -30,12 +30,28 @@ def hash_password(password: str) -> str:
 
 
 def generate_password() -> str:
-    return secrets.token_urlsafe(12)
+    while True:  # a random one that meets the policy like any other
+        candidate = secrets.token_urlsafe(12)
+        if validate_password(candidate) is None:
+            return candidate
 
 
-def validate_password(password: str) -> str | None:
+def validate_password(password: str, username: str = "") -> str | None:
+    """The password policy: at least 10 characters, letters and something else (digits or
+    signs), not the username, and not one character or a run like 1234567890 repeated."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return N_("The password must have at least 10 characters.")
+    if len(password) > 1024:
+        return N_("The password must have at most 1024 characters.")
+    letters = any(ch.isalpha() for ch in password)
+    others = any(not ch.isalpha() for ch in password)
+    if not (letters and others):
+        return N_("Mix letters with digits or signs in the password.")
+    lowered = password.lower()
+    if username and username.lower() in lowered:
+        return N_("The password must not contain the username.")
+    if len(set(lowered)) < 5:
+        return N_("The password is too easy to guess: use more different characters.")
     return None
 
 
@@ -67,7 +83,7 @@ async def create_user(
         errors["username"] = problem
     if not full_name.strip():
         errors["full_name"] = N_("Enter the person's full name.")
-    if problem := validate_password(password):
+    if problem := validate_password(password, username):
         errors["password"] = problem
     role_set = set(roles)
     if not role_set:
@@ -118,7 +134,7 @@ async def authenticate(db: AsyncSession, username: str, password: str) -> User |
 async def set_password(
     db: AsyncSession, user: User, new_password: str, at: datetime, *, actor_id: int | None
 ) -> None:
-    if problem := validate_password(new_password):
+    if problem := validate_password(new_password, user.username):
         raise InvalidInput({"new_password": problem})
     user.password_hash = hash_password(new_password)
     user.must_change_password = False

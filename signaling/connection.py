@@ -169,6 +169,8 @@ async def _hello(
             claims = tokens.verify(message.token, hub.settings.session_key, hub.clock.now())
         except tokens.TokenError as exc:
             raise protocol.ProtocolError(f"token_{exc.reason}") from exc
+        if not await hub.still_signed_in(claims):
+            raise protocol.ProtocolError("token_signed_out")
         room = await hub.room_for(claims.meeting_id)
         participant = await room.join(claims, connection, recording_ack=message.recording_ack)
     except protocol.ProtocolError as exc:

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sessions.clock import Clock
 from sessions.enums import MeetingStatus, RecordingPolicy
-from sessions.models import Meeting
+from sessions.models import Meeting, WebSession
 from sessions.settings import Settings
+from sessions.tokens import JoinClaims
 from signaling import protocol
 from signaling.adapter import restrict_host_addresses
 from signaling.journal import DbJournal
@@ -46,6 +47,18 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.probes = Probes(settings)
         self._opening = asyncio.Lock()
+
+    async def still_signed_in(self, claims: JoinClaims) -> bool:
+        """A signed-in person's token joins only while its browser sign-in lasts."""
+        if claims.web_session is None:
+            return True
+        async with self._db() as db:
+            session = await db.get(WebSession, claims.web_session)
+        return (
+            session is not None
+            and session.revoked_at is None
+            and session.expires_at > self.clock.now()
+        )
 
     async def room_for(self, meeting_id: int) -> Room:
         room = self.rooms.get(meeting_id)

@@ -84,6 +84,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Phiên này không cho phép bật, tắt ghi hình (phiên đối thoại luôn được ghi hình).",
         "Recording cannot be switched in this meeting (dialogues are always recorded).",
     ),
+    "token_signed_out": (
+        "Bạn đã đăng xuất hoặc phiên đăng nhập đã hết hạn. Hãy đăng nhập lại rồi vào phòng họp.",
+        "You signed out or your sign-in expired. Sign in again, then enter the meeting room.",
+    ),
     "rate_limited": (
         "Gửi quá nhiều tin nhắn cùng loại; tin nhắn này đã bị bỏ qua.",
         "Too many messages of this kind; this one was not handled.",

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import bootstrap
+from sessions import bootstrap, tokens, users
+from sessions.clock import FixedClock
 from sessions.enums import Role
-from sessions.models import AuditEvent, Case
+from sessions.models import AuditEvent, Case, Notification
+from sessions.settings import Settings
 from tests.conftest import PASSWORD, START, Client, csrf_from, csrf_of, login, make_user
+from tests.factories import make_meeting
+from web.app import create_app
 
 
 async def test_pages_need_sign_in(client: Client) -> None:
@@ -163,3 +172,125 @@ async def test_redirect_after_login_stays_on_site(client: Client, db: AsyncSessi
         allow_redirects=False,
     )
     assert response.headers["Location"] == "/"
+
+
+async def _try(client: Client, username: str, password: str) -> tuple[int, str]:
+    page = await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_from(await page.text()),
+        },
+        allow_redirects=False,
+    )
+    return response.status, await response.text()
+
+
+async def test_wrong_passwords_lock_the_account_and_tell_the_administrators(
+    client: Client, db: AsyncSession, clock: FixedClock
+) -> None:
+    await make_user(db, "canbo", Role.OFFICER)
+    await make_user(db, "quantri", Role.ADMIN)
+    for _ in range(4):
+        assert (await _try(client, "canbo", "sai-mat-khau-123"))[0] == 401
+    status, html = await _try(client, "canbo", "sai-mat-khau-123")  # the fifth locks it
+    assert status == 401
+    assert "tạm dừng đăng nhập trong 15 phút" in html
+    # Now even the right password waits, and the administrator has a notice.
+    status, html = await _try(client, "canbo", PASSWORD)
+    assert status == 429
+    assert "tạm dừng đăng nhập trong 15 phút" in html
+    notices = list(await db.scalars(select(Notification.text)))
+    assert notices == ["Đăng nhập bị tạm khóa cho tài khoản canbo sau nhiều lần nhập sai mật khẩu."]
+    actions = list(await db.scalars(select(AuditEvent.action)))
+    assert actions.count("auth.login_failed") == 5
+    assert "auth.locked" in actions
+    assert "auth.login_throttled" in actions
+    # Other accounts are not affected; after the window the account signs in again.
+    assert (await _try(client, "quantri", PASSWORD))[0] == 303
+    client.session.cookie_jar.clear()
+    clock.advance(timedelta(minutes=16))
+    assert (await _try(client, "canbo", PASSWORD))[0] == 303
+
+
+async def test_many_wrong_passwords_from_one_address_lock_the_address(
+    client: Client, db: AsyncSession
+) -> None:
+    await make_user(db, "canbo", Role.OFFICER)
+    for i in range(20):
+        assert (await _try(client, f"khongco{i}", "sai-mat-khau-123"))[0] == 401
+    assert (await _try(client, "canbo", PASSWORD))[0] == 429
+
+
+async def test_a_password_change_signs_out_every_other_session(
+    aiohttp_client: Any, client: Client, db: AsyncSession, settings: Settings, clock: FixedClock
+) -> None:
+    await make_user(db, "canbo", Role.OFFICER)
+    other = await aiohttp_client(create_app(settings, clock=clock))
+    await login(client, "canbo")
+    await login(other, "canbo")
+    assert (await other.get("/cases", allow_redirects=False)).status == 200
+    token = await csrf_of(client, "/account/password")
+    done = await client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "mat-khau-moi-2026",
+            "repeat_password": "mat-khau-moi-2026",
+        },
+        allow_redirects=False,
+    )
+    assert done.status == 303
+    assert (await client.get("/cases", allow_redirects=False)).status == 200
+    assert (await other.get("/cases", allow_redirects=False)).status == 303  # to sign in
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("ngan", "at least 10"),
+        ("chicochuthoi", "Mix letters"),
+        ("12345678901", "Mix letters"),
+        ("canbo-2026-xyz", "username"),
+        ("aaaa1111aaaa", "too easy"),
+    ],
+)
+def test_the_password_policy(password: str, problem: str) -> None:
+    message = users.validate_password(password, "canbo")
+    assert message is not None
+    assert problem in message
+    assert users.validate_password("Mùa-xuân-2026!", "canbo") is None
+    assert users.validate_password(users.generate_password()) is None
+
+
+async def test_a_room_token_stops_joining_when_its_sign_in_ends(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    chair = await make_user(db, "lanhdao", Role.CHAIR)
+    meeting = await make_meeting(db)
+    meeting.chair_id = chair.id
+    await db.commit()
+    await login(client, "lanhdao")
+    page = await (await client.get(f"/meetings/{meeting.id}/room")).text()
+    room_token = re.search(r'data-token="([^"]+)"', page)
+    assert room_token is not None
+    claims = tokens.verify(room_token.group(1), settings.session_key, START)
+    # Short-lived: no longer than the meeting's planned end plus two hours.
+    assert claims.expires <= int((meeting.planned_end + timedelta(hours=2)).timestamp())
+    assert claims.web_session is not None
+
+    async def hello() -> dict[str, Any]:
+        ws = await client.ws_connect("/live/ws")
+        await ws.send_json({"type": "hello", "version": 1, "token": room_token.group(1)})
+        answer: dict[str, Any] = await ws.receive_json(timeout=10)
+        await ws.close()
+        return answer
+
+    assert (await hello())["type"] == "welcome"
+    await client.post("/logout", data={"csrf_token": await csrf_of(client)})
+    refused = await hello()
+    assert (refused["type"], refused["id"]) == ("error", "token_signed_out")
+    assert "đăng xuất" in refused["message"]

@@ -72,6 +72,20 @@ async def end_session(db: AsyncSession, token: str, at: datetime) -> None:
     )
 
 
+async def revoke_other_sessions(
+    db: AsyncSession, user: User, keep: WebSession, at: datetime
+) -> None:
+    await db.execute(
+        update(WebSession)
+        .where(
+            WebSession.user_id == user.id,
+            WebSession.id != keep.id,
+            WebSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
+
+
 def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
     settings = request.app[SETTINGS]
     response.set_cookie(

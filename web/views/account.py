@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
-from sessions import audit, users
+from sessions import audit, throttle, users
 from sessions.errors import N_, InvalidInput
 from web import i18n
 from web.auth import (
@@ -12,15 +14,20 @@ from web.auth import (
     current_user,
     db_of,
     end_session,
+    revoke_other_sessions,
     safe_next,
     set_session_cookie,
     start_session,
 )
 from web.forms import form_text
-from web.keys import CLOCK, REQUEST_USER, SETTINGS
+from web.keys import CLOCK, REQUEST_USER, REQUEST_WEB_SESSION, SETTINGS
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
+_LOCKED = N_(
+    "Too many wrong passwords: signing in is paused for %(minutes)s minutes. "
+    "The administrator has been told. Try again later, or ask the administrator for help."
+)
 
 
 @routes.get("/login", name="login")
@@ -40,20 +47,41 @@ async def login(request: web.Request) -> web.StreamResponse:
     target = safe_next(form_text(form, "next"))
     db = db_of(request)
     now = request.app[CLOCK].now()
-    user = await users.authenticate(db, username, password) if username and password else None
-    if user is None:
-        await audit.record(db, now, None, "auth.login_failed", "user", username[:64] or "-")
+    settings = request.app[SETTINGS]
+    policy = throttle.LoginPolicy(
+        settings.login_max_failures,
+        settings.login_address_max_failures,
+        timedelta(minutes=settings.login_lockout_minutes),
+    )
+    name = username.strip().lower()[:64]
+    address = request.remote or "-"
+
+    def refused(message: str, status: int) -> web.StreamResponse:
         return render(
             request,
             "login.html",
             {
                 "next": target,
                 "values": {"username": username},
-                "login_error": N_("The username or password is not correct."),
+                "login_error": message,
+                "error_params": {"login": {"minutes": settings.login_lockout_minutes}},
             },
-            status=401,
+            status=status,
         )
-    token, _ = await start_session(db, user, now, request.app[SETTINGS].session_hours)
+
+    await throttle.purge(db, now, policy)
+    if await throttle.locked(db, name, address, now, policy) is not None:
+        await audit.record(db, now, None, "auth.login_throttled", "user", name or "-")
+        await db.commit()
+        return refused(_LOCKED, 429)
+    user = await users.authenticate(db, username, password) if username and password else None
+    if user is None:
+        await audit.record(db, now, None, "auth.login_failed", "user", name or "-")
+        lock = await throttle.failed(db, name, address, now, policy)
+        await db.commit()  # the failure counts even though the answer is an error page
+        return refused(_LOCKED if lock else N_("The username or password is not correct."), 401)
+    await throttle.succeeded(db, name)
+    token, _ = await start_session(db, user, now, settings.session_hours)
     await audit.record(db, now, user.id, "auth.login", "user", user.id)
     response = web.HTTPSeeOther("/account/password" if user.must_change_password else target)
     set_session_cookie(response, request, token)
@@ -103,6 +131,8 @@ async def change_password(request: web.Request) -> web.StreamResponse:
             errors.update(exc.field_errors)
     if errors:
         return render(request, "password.html", {"errors": errors}, status=400)
+    # Whoever may have the old password is signed out everywhere but here.
+    await revoke_other_sessions(db, user, request[REQUEST_WEB_SESSION], request.app[CLOCK].now())
     raise redirect_with_flash("/", "password_changed")
 
 

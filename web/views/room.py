@@ -19,7 +19,7 @@ from sessions.permissions import Action
 from signaling.hub import JOINABLE
 from web import i18n
 from web.auth import current_user, db_of, requires
-from web.keys import CLOCK, SETTINGS
+from web.keys import CLOCK, REQUEST_WEB_SESSION, SETTINGS
 from web.paging import path_id
 from web.templating import locale_of, render, translate, translations_of
 from web.ui_strings import translated
@@ -58,7 +58,9 @@ def _room_context(
 async def meeting_room(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     meeting = await meetings.get_meeting(db_of(request), path_id(request, "meeting_id"))
-    claims = joining.claims_for_user(user, meeting, request.app[CLOCK].now())
+    claims = joining.claims_for_user(
+        user, meeting, request.app[CLOCK].now(), request[REQUEST_WEB_SESSION]
+    )
     return render(request, "room.html", _room_context(request, meeting, claims, staff=True))
 
 
