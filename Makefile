@@ -23,14 +23,15 @@ $(NODE_TOOLS): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $(NODE_TOOLS)
 
-## Debian's Chromium for the browser tests: installed when missing and run as root; otherwise
-## stop and say what to run (the browser tests never skip).
+## Debian's Chromium for the browser tests (and NSS's certutil, to make it trust a test CA):
+## installed when missing and run as root; otherwise stop and say what to run (the browser
+## tests never skip).
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || ! command -v certutil >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libnss3-tools; \
 	  else \
-	    echo "Chromium is missing. Run: sudo apt-get install -y chromium   (then make test)"; exit 1; \
+	    echo "Chromium or certutil is missing. Run: sudo apt-get install -y chromium libnss3-tools   (then make test)"; exit 1; \
 	  fi; \
 	fi
 	@if [ "$$(id -u)" != 0 ]; then \

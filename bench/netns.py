@@ -93,14 +93,16 @@ class Netns:
         self.children.append(proc)
         return proc
 
-    def wait_http(self, url: str, timeout: float = 60.0) -> None:
-        """Poll a URL from inside the namespace until it answers."""
+    def wait_http(self, url: str, timeout: float = 60.0, cafile: Path | None = None) -> None:
+        """Poll a URL from inside the namespace until it answers (over HTTPS, trusting only
+        ``cafile``)."""
         assert self.holder is not None
         deadline = time.monotonic() + timeout
+        context = f"ssl.create_default_context(cafile={str(cafile)!r})" if cafile else "None"
         probe = (
-            "import sys, urllib.request\n"
+            "import ssl, sys, urllib.request\n"
             "try:\n"
-            f"    urllib.request.urlopen({url!r}, timeout=2)\n"
+            f"    urllib.request.urlopen({url!r}, timeout=2, context={context})\n"
             "except Exception:\n"
             "    sys.exit(1)\n"
         )
@@ -143,10 +145,12 @@ class Stage:
     port: int = 8080
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    cafile: Path | None = None  # set (with TLS settings in extra_env) to serve HTTPS
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.cafile is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def log(self) -> Path:
@@ -166,7 +170,7 @@ class Stage:
 
     def start(self) -> None:
         self.proc = self.netns.spawn(["-m", "web.cli", "serve"], self.env(), self.log)
-        self.netns.wait_http(f"{self.url}/healthz")
+        self.netns.wait_http(f"{self.url}/healthz", cafile=self.cafile)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from sessions.models import Attendance, Meeting, MeetingSite, Recording, Site
 from sessions.settings import Settings, load_settings
 from sessions.tokens import JoinClaims, RoomRole
 from tests.conftest import PASSWORD, make_user
+from web import tls
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -520,3 +522,47 @@ async def test_refusals_and_fallbacks(
         "() => window.diemcau && window.diemcau.session.state === 'live'"
     )
     await denied.wait_for_function("() => window.diemcau.session.audioOnly === true")
+
+
+async def test_over_https_with_the_local_ca_chromium_joins_a_meeting(
+    netns: Netns, stage: Stage, sdb: AsyncSession, tmp_path: Path
+) -> None:
+    """`diemcau gen-cert`'s CA, installed in Chromium's own certificate store as a kiosk's
+    guide says, and the server on TLS: the pages load as trusted HTTPS (no certificate
+    override), cookies are Secure, HSTS is sent, and the chair and a kiosk see each other."""
+    issued = tls.issue(tmp_path / "tls", ("127.0.0.1",))
+    home = tmp_path / "home"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    store = ["certutil", "-d", f"sql:{nssdb}"]
+    trust = ["-A", "-t", "C,,", "-n", "Diem cau CA", "-i", str(issued.ca_cert)]
+    for command in ([*store, "-N", "--empty-password"], [*store, *trust]):
+        await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.port = 8443
+    stage.cafile = issued.ca_cert
+    stage.extra_env = {
+        "DIEMCAU_TLS_CERT": str(issued.cert),
+        "DIEMCAU_TLS_KEY": str(issued.key),
+        "DIEMCAU_PUBLIC_URL": "https://127.0.0.1:8443",
+    }
+    stage.start()
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(netns.chromium), args=CHROMIUM_ARGS, env={"HOME": str(home)}
+        )
+        try:
+            chair = await (await chromium.new_context()).new_page()
+            kiosk = await (await chromium.new_context()).new_page()
+            first = await chair.goto(f"{stage.url}/login")
+            assert first is not None
+            assert first.url.startswith("https://")
+            assert first.headers.get("strict-transport-security") == "max-age=31536000"
+            await join_as_chair(chair, stage, world["meeting"].id)
+            cookies = await chair.context.cookies()
+            assert {c["name"]: c["secure"] for c in cookies}["diemcau_session"] is True
+            await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+            await wait_for(lambda: _renders(chair, world["a"].name, 20), timeout=40)
+            await wait_for(lambda: _renders(kiosk, world["chair"].full_name, 20), timeout=40)
+        finally:
+            await chromium.close()

@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from web.cli import main
 
@@ -161,3 +163,32 @@ def test_serve_first_start(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_gen_cert_makes_a_ca_once_and_a_server_certificate(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gen-cert", "--name", "tcd.langson.local", "--name", "127.0.0.1"]) == 0
+    out = capsys.readouterr().out
+    folder = env / "tls"
+    assert "certutil -d sql:$HOME/.pki/nssdb" in out
+    assert "(new)" in out
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    server = x509.load_pem_x509_certificate((folder / "server.pem").read_bytes())
+    assert server.issuer == ca.subject
+    public = ca.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert server.signature_hash_algorithm is not None
+    public.verify(
+        server.signature, server.tbs_certificate_bytes, ec.ECDSA(server.signature_hash_algorithm)
+    )
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "tcd.langson.local" in names.get_values_for_type(x509.DNSName)
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    for key in ("ca.key", "server.key"):
+        assert (folder / key).stat().st_mode & 0o077 == 0
+    # Again: the CA is kept (kiosks install it once), the server certificate is new.
+    assert main(["gen-cert", "--name", "tcd.langson.local"]) == 0
+    assert "(kept)" in capsys.readouterr().out
+    assert x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes()) == ca
+    assert x509.load_pem_x509_certificate((folder / "server.pem").read_bytes()) != server

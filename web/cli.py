@@ -22,6 +22,7 @@ from sessions.errors import Conflict, InvalidInput
 from sessions.identity import IdentityVault
 from sessions.models import Recording
 from sessions.settings import ConfigError, Settings, load_settings
+from web import tls
 from web.app import create_app
 
 
@@ -299,6 +300,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gen_cert(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    folder = args.out or settings.data_dir / "tls"
+    try:
+        issued = tls.issue(folder, tuple(args.name))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(tls.install_guide(issued))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print("Configuration is valid. Settings in effect:")
@@ -328,6 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="load demo data on the first run")
     serve.set_defaults(func=cmd_serve)
+
+    cert = sub.add_parser(
+        "gen-cert", help="make a local CA (once) and a server certificate for HTTPS"
+    )
+    cert.add_argument(
+        "--name",
+        action="append",
+        required=True,
+        help="a host name or IP address kiosks use to reach the server (repeat for more)",
+    )
+    cert.add_argument("--out", type=Path, help="folder for the files (default: <data_dir>/tls)")
+    cert.set_defaults(func=cmd_gen_cert)
 
     database = sub.add_parser("db", help="database tasks")
     db_sub = database.add_subparsers(dest="db_command", required=True)
