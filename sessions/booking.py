@@ -292,11 +292,10 @@ async def book(
         invitees=[
             MeetingInvitee(
                 party_id=p.id,
-                display_name=p.full_name or "",
+                display_name=p.shown_name,  # a denouncer under the pseudonym
                 role_label=_party_label(p.role),
             )
             for p in parties
-            if p.full_name
         ]
         + [
             MeetingInvitee(
@@ -399,14 +398,13 @@ def join_links(meeting: Meeting, key: bytes, valid_hours: int) -> list[JoinLink]
         )
         links.append(JoinLink(ms.site.name, claims.role_label, f"/join/{sign(claims, key)}"))
     for invitee in meeting.invitees:
-        claims = JoinClaims(
+        claims = JoinClaims(  # no name, no role label: see sessions.joining
             meeting_id=meeting.id,
             subject=f"invitee:{invitee.id}",
-            name=invitee.display_name,
+            name="",
             role=RoomRole.PARTICIPANT,
             expires=expires,
             site_id=invitee.site_id,
-            role_label=invitee.role_label,
         )
         links.append(
             JoinLink(invitee.display_name, invitee.role_label, f"/join/{sign(claims, key)}")

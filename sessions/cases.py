@@ -210,7 +210,14 @@ async def add_party(
     assert role is not None
     party = CaseParty(case_id=case.id, role=role, created_at=at)
     if role is PartyRole.DENOUNCER:
-        # The law protects a denouncer's identity: only the sealed copy is stored.
+        # The law protects a denouncer's identity: only the sealed copy is stored, and the
+        # person is shown under a pseudonym given now.
+        earlier = await db.scalar(
+            select(func.count())
+            .select_from(CaseParty)
+            .where(CaseParty.case_id == case.id, CaseParty.role == PartyRole.DENOUNCER)
+        )
+        party.pseudonym = f"Người tố cáo {(earlier or 0) + 1}"
         party.protected_identity = vault.seal(
             ProtectedIdentity(
                 full_name=draft.full_name.strip(),
@@ -286,3 +293,39 @@ async def list_cases(
         .offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+MAX_REASON = 500
+
+
+async def open_identity(
+    db: AsyncSession,
+    vault: IdentityVault,
+    case: Case,
+    party_id: int,
+    reason: str,
+    *,
+    at: datetime,
+    actor_id: int,
+) -> ProtectedIdentity:
+    """A protected person's identity, for someone the permissions table cleared: the reason is
+    required, and the reading is audited (who, when, which person of which case, why)."""
+    party = await db.get(CaseParty, party_id)
+    if party is None or party.case_id != case.id or party.protected_identity is None:
+        raise NotFound(N_("This case has no protected person with that number."))
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput({"reason": N_("Say why you need to open the identity.")})
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": N_("The reason must be at most 500 characters.")})
+    identity = vault.open(party.protected_identity)
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "vault.read",
+        "case",
+        case.id,
+        {"party": party.id, "pseudonym": party.pseudonym, "reason": reason},
+    )
+    return identity

@@ -41,7 +41,7 @@ DEMO_USERS: tuple[tuple[str, str, str, tuple[Role, ...], str | None], ...] = (
         "truongban",
         "Hoàng Văn Quân",
         "Trưởng Ban Tiếp công dân tỉnh",
-        (Role.CHAIR, Role.OFFICER),
+        (Role.CHAIR, Role.OFFICER, Role.VAULT_READER),
         "TCD-LS",
     ),
     ("canbo", "Hoàng Thị Mai", "Chuyên viên Ban Tiếp công dân tỉnh", (Role.OFFICER,), "TCD-LS"),

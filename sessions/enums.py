@@ -20,6 +20,8 @@ class Role(StrEnum):
     SITE_OPERATOR = "site_operator"
     CENTRAL_LIAISON = "central_liaison"
     AUDITOR = "auditor"
+    # Explicitly cleared to read a denouncer's identity (every read asks a reason, audited).
+    VAULT_READER = "vault_reader"
 
 
 class CaseType(StrEnum):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.enums import MeetingSiteRole
 from sessions.errors import N_, PermissionDenied
-from sessions.models import Meeting, Site, User, WebSession
+from sessions.ids import parse_id
+from sessions.models import Meeting, MeetingInvitee, Site, User, WebSession
 from sessions.permissions import Action, Principal, Scope
 from sessions.tokens import JoinClaims, RoomRole
 
@@ -73,3 +77,15 @@ def claims_for_site(site: Site, meeting: Meeting, now: datetime) -> JoinClaims:
 
 def _host_site_id(meeting: Meeting) -> int | None:
     return next((ms.site_id for ms in meeting.sites if ms.role is MeetingSiteRole.HOST), None)
+
+
+async def with_invitee_name(db: AsyncSession, claims: JoinClaims) -> JoinClaims:
+    """An invitee's claims with the name and role label the meeting gives it (the token
+    carries neither); refused when the invitee is not, or no longer, in that meeting."""
+    if not claims.subject.startswith("invitee:") or claims.name:
+        return claims
+    invitee_id = parse_id(claims.subject.removeprefix("invitee:"))
+    invitee = await db.get(MeetingInvitee, invitee_id) if invitee_id else None
+    if invitee is None or invitee.meeting_id != claims.meeting_id:
+        raise PermissionDenied(N_("This join link is no longer valid for this meeting."))
+    return replace(claims, name=invitee.display_name, role_label=invitee.role_label)

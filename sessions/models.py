@@ -244,6 +244,8 @@ class CaseParty(Base):
     id_number: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32))
     protected_identity: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What a protected person is called on every screen, link and document ("Người tố cáo 1").
+    pseudonym: Mapped[str | None] = mapped_column(String(100))
     represents_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_parties.id", ondelete="SET NULL")
     )
@@ -255,6 +257,11 @@ class CaseParty(Base):
     @property
     def is_protected(self) -> bool:
         return self.protected_identity is not None
+
+    @property
+    def shown_name(self) -> str:
+        """The name to show anyone: a protected person's pseudonym, never the identity."""
+        return (self.pseudonym or "") if self.is_protected else (self.full_name or "")
 
 
 class Meeting(Base):

@@ -51,6 +51,8 @@ class Action(StrEnum):
     SITE_DEVICE = "site.device"  # issue a kiosk's device link
     LIVE_ROOMS = "live.rooms"  # operators' view of live rooms
     USER_MANAGE = "user.manage"
+    VAULT_READ = "vault.read"  # a denouncer's identity, with a reason, audited
+    AUDIT_READ = "audit.read"  # the audit trail, and who read the vault
 
 
 class Scope(IntEnum):
@@ -147,12 +149,25 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.MEETING_VIEW: _A,
         Action.RECORDING_VIEW: _A,
         Action.SITE_LIST: _A,
+        Action.AUDIT_READ: _A,
+    },
+    # Clearance for the denouncer vault, given to named people on top of their usual role: it
+    # opens the identity on the cases they may already see, and nothing else.
+    Role.VAULT_READER: {
+        Action.VAULT_READ: _A,
     },
 }
 
 # Actions whose scope is about cases; the others are about meetings (or nothing).
 CASE_ACTIONS = frozenset(
-    {Action.CASE_LIST, Action.CASE_VIEW, Action.CASE_EDIT, Action.CASE_HOLD, Action.CASE_CREATE}
+    {
+        Action.CASE_LIST,
+        Action.CASE_VIEW,
+        Action.CASE_EDIT,
+        Action.CASE_HOLD,
+        Action.CASE_CREATE,
+        Action.VAULT_READ,
+    }
 )
 
 # What each room role may do in a live meeting, by protocol message type. Everyone may speak
@@ -194,7 +209,11 @@ class Principal:
         return cls(user.id, user.roles, user.site_id)
 
     def scope(self, action: Action) -> Scope:
-        return max((RULES[r].get(action, Scope.NONE) for r in self.roles), default=Scope.NONE)
+        widest = max((RULES[r].get(action, Scope.NONE) for r in self.roles), default=Scope.NONE)
+        if action is Action.VAULT_READ:
+            # Clearance opens the identity only on cases the principal may already see.
+            return min(widest, self.scope(Action.CASE_VIEW))
+        return widest
 
     def may(self, action: Action) -> bool:
         """May this principal do ``action`` on at least some records?"""

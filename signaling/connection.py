@@ -171,6 +171,7 @@ async def _hello(
             raise protocol.ProtocolError(f"token_{exc.reason}") from exc
         if not await hub.still_signed_in(claims):
             raise protocol.ProtocolError("token_signed_out")
+        claims = await hub.named(claims)
         room = await hub.room_for(claims.meeting_id)
         participant = await room.join(claims, connection, recording_ack=message.recording_ack)
     except protocol.ProtocolError as exc:

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sessions import joining
 from sessions.clock import Clock
 from sessions.enums import MeetingStatus, RecordingPolicy
+from sessions.errors import PermissionDenied
 from sessions.models import Meeting, WebSession
 from sessions.settings import Settings
 from sessions.tokens import JoinClaims
@@ -47,6 +49,14 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.probes = Probes(settings)
         self._opening = asyncio.Lock()
+
+    async def named(self, claims: JoinClaims) -> JoinClaims:
+        """The claims as the meeting names their holder (an invitee's token has no name)."""
+        async with self._db() as db:
+            try:
+                return await joining.with_invitee_name(db, claims)
+            except PermissionDenied as exc:
+                raise protocol.ProtocolError("token_malformed") from exc
 
     async def still_signed_in(self, claims: JoinClaims) -> bool:
         """A signed-in person's token joins only while its browser sign-in lasts."""

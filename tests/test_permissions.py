@@ -19,7 +19,7 @@ from sessions import cases, demo, sites, users
 from sessions.clock import FixedClock
 from sessions.enums import MeetingKind, MeetingMode, MeetingPurpose, MeetingSiteRole, Role
 from sessions.identity import IdentityVault
-from sessions.models import Case, Meeting, MeetingSite, User
+from sessions.models import Case, CaseParty, Meeting, MeetingSite, User
 from sessions.permissions import ROOM_RULES, RULES, Action, Principal, room_allows
 from sessions.settings import Settings
 from sessions.tokens import JoinClaims, RoomRole
@@ -37,6 +37,7 @@ class World:
     users: list[User]
     cases: list[Case]
     meetings: list[Meeting]
+    protected: list[tuple[Case, int]]  # (case, party id) of each denouncer
 
 
 async def build_world(db: AsyncSession, settings: Settings) -> World:
@@ -92,11 +93,17 @@ async def build_world(db: AsyncSession, settings: Settings) -> World:
     )
     await db.commit()
     db.expire_all()
+    all_cases = list(await db.scalars(select(Case).order_by(Case.id)))
+    by_id = {c.id: c for c in all_cases}
+    denouncers = await db.execute(
+        select(CaseParty.case_id, CaseParty.id).where(CaseParty.protected_identity.is_not(None))
+    )
     return World(
         result.password,
         list(await db.scalars(select(User).order_by(User.id))),
-        list(await db.scalars(select(Case).order_by(Case.id))),
+        all_cases,
         list((await db.scalars(select(Meeting).order_by(Meeting.id))).unique()),
+        [(by_id[case_id], party_id) for case_id, party_id in denouncers],
     )
 
 
@@ -110,6 +117,7 @@ async def test_scope_on_objects_and_in_sql_agree(db: AsyncSession, settings: Set
     """The two faces of each scope: the test on a loaded record and the SQL clause."""
     world = await build_world(db, settings)
     assert len(world.users) == 8
+    assert len(world.protected) == 1
     for user in world.users:
         principal = Principal.of(user)
         for action in Action:
@@ -162,7 +170,11 @@ def _routes(world: World) -> list[tuple[str, str, Action | None, Case | Meeting 
         ("POST", "/urgent/999999/accept", Action.URGENT_ANSWER, None),
         ("GET", "/live/rooms", Action.LIVE_ROOMS, None),
         ("POST", "/sites/1/device-token", Action.SITE_DEVICE, None),
+        ("GET", "/audit/vault", Action.AUDIT_READ, None),
     ]
+    for case, party_id in world.protected:
+        path = f"/cases/{case.id}/parties/{party_id}/identity"
+        out += [("GET", path, Action.VAULT_READ, case), ("POST", path, Action.VAULT_READ, case)]
     for c in world.cases:
         out += [
             ("GET", f"/cases/{c.id}", Action.CASE_VIEW, c),

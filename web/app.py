@@ -36,6 +36,7 @@ from web.keys import (
 )
 from web.views import (
     account,
+    audit,
     booking,
     calendar,
     cases,
@@ -177,6 +178,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_scheduler)
     for module in (
         account,
+        audit,
         dashboard,
         cases,
         booking,

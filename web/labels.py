@@ -37,6 +37,7 @@ _PAIRS: tuple[tuple[StrEnum, str], ...] = (
     (Role.SITE_OPERATOR, N_("Site operator")),
     (Role.CENTRAL_LIAISON, N_("Central-office liaison")),
     (Role.AUDITOR, N_("Auditor")),
+    (Role.VAULT_READER, N_("Cleared to read denouncers' identities")),
     (CaseType.COMPLAINT, N_("Complaint")),
     (CaseType.DENUNCIATION, N_("Denunciation")),
     (CaseType.PETITION, N_("Petition")),

@@ -96,7 +96,7 @@ async def _booking_form(
             "chosen_sites": set(chosen_sites),
             "chosen_parties": set(chosen_parties),
             "case": case,
-            "invitable": [p for p in (case.parties if case else []) if p.full_name],
+            "invitable": list(case.parties if case else []),
             "sites": await all_sites(request),
             "chairs": await people_with(request, Role.CHAIR),
             "secretaries": await people_with(request, Role.SECRETARY),

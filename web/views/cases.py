@@ -14,7 +14,7 @@ from sessions.enums import (
     PartyRole,
     SiteKind,
 )
-from sessions.errors import InvalidInput
+from sessions.errors import N_, InvalidInput, NotFound
 from sessions.models import Site
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
@@ -196,3 +196,69 @@ async def party_add(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     raise redirect_with_flash(f"/cases/{case_id}#parties", "party_added")
+
+
+async def _identity_page(
+    request: web.Request,
+    case_id: int,
+    party_id: int,
+    *,
+    identity: object = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    db = db_of(request)
+    case = await cases.get_case(db, case_id)
+    principal_of(request).require(Action.VAULT_READ, case)
+    party = next((p for p in case.parties if p.id == party_id and p.is_protected), None)
+    if party is None:
+        raise NotFound(N_("This case has no protected person with that number."))
+    return render(
+        request,
+        "cases/identity.html",
+        {
+            "case": case,
+            "party": party,
+            "identity": identity,
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status=status,
+    )
+
+
+@routes.get("/cases/{case_id:\\d+}/parties/{party_id:\\d+}/identity", name="case_identity")
+@requires(Action.VAULT_READ)
+async def identity_form(request: web.Request) -> web.StreamResponse:
+    return await _identity_page(request, path_id(request, "case_id"), path_id(request, "party_id"))
+
+
+@routes.post("/cases/{case_id:\\d+}/parties/{party_id:\\d+}/identity")
+@requires(Action.VAULT_READ)
+async def identity_open(request: web.Request) -> web.StreamResponse:
+    case_id, party_id = path_id(request, "case_id"), path_id(request, "party_id")
+    db = db_of(request)
+    case = await cases.get_case(db, case_id)
+    principal_of(request).require(Action.VAULT_READ, case)
+    form = await request.post()
+    try:
+        identity = await cases.open_identity(
+            db,
+            request.app[VAULT],
+            case,
+            party_id,
+            form_text(form, "reason"),
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        return await _identity_page(
+            request,
+            case_id,
+            party_id,
+            errors=exc.field_errors,
+            values=form_values(form),
+            status=400,
+        )
+    return await _identity_page(request, case_id, party_id, identity=identity)

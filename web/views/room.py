@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from sessions import devices, joining, meetings, notifications, tokens
 from sessions.enums import MeetingStatus, RecordingPolicy
-from sessions.errors import N_
+from sessions.errors import N_, PermissionDenied
 from sessions.models import Meeting, MeetingSite, Site
 from sessions.permissions import Action
 from signaling.hub import JOINABLE
@@ -105,6 +105,10 @@ async def join_link(request: web.Request) -> web.StreamResponse:
     ):
         return _token_problem(request, "closed", 410)
     meeting = await meetings.get_meeting(db_of(request), meeting.id)
+    try:
+        claims = await joining.with_invitee_name(db_of(request), claims)
+    except PermissionDenied:
+        return _token_problem(request, "malformed", 400)
     return render(request, "room.html", _room_context(request, meeting, claims, staff=False))
 
 
