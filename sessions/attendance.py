@@ -8,13 +8,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.enums import AttendanceOutcome
+from sessions.ids import whole_number
 from sessions.models import Attendance
 
 
 def subject_columns(subject: str) -> dict[str, int | None]:
     """Map a token subject ("user:3", "site:7", "invitee:2") to the attendance columns."""
     kind, _, raw = subject.partition(":")
-    value = int(raw) if raw.isdigit() else None
+    value = whole_number(raw)
     return {
         "user_id": value if kind == "user" else None,
         "site_id": value if kind == "site" else None,

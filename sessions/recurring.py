@@ -14,6 +14,7 @@ from sessions import audit
 from sessions.booking import Checked, check_endpoints, check_person
 from sessions.enums import RecordingPolicy, Recurrence, Role
 from sessions.errors import N_, InvalidInput
+from sessions.ids import whole_number
 from sessions.models import DutyRosterEntry, ReceptionSchedule, User
 
 
@@ -45,20 +46,19 @@ async def create_schedule(
         recurrence = Recurrence.WEEKLY
     weekday = day = None
     if recurrence is Recurrence.WEEKLY:
-        if draft.weekday.isdigit() and 0 <= int(draft.weekday) <= 6:
-            weekday = int(draft.weekday)
-        else:
+        weekday = whole_number(draft.weekday)
+        if weekday is None or not 0 <= weekday <= 6:
+            weekday = None
             checked.fail("weekday", N_("Choose the day of the week."))
-    elif draft.day_of_month.isdigit() and 1 <= int(draft.day_of_month) <= 31:
-        day = int(draft.day_of_month)
-    else:
+    elif (day := whole_number(draft.day_of_month)) is None or not 1 <= day <= 31:
+        day = None
         checked.fail("day_of_month", N_("The day of the month is a number from 1 to 31."))
     try:
         start = time.fromisoformat(draft.start_time.strip())
     except ValueError:
         checked.fail("start_time", N_("Enter the time as HH:MM."))
         start = time(8)
-    duration = int(draft.duration_minutes) if draft.duration_minutes.isdigit() else 0
+    duration = whole_number(draft.duration_minutes) or 0
     if not 30 <= duration <= 600:
         checked.fail("duration_minutes", N_("A reception day lasts from 30 to 600 minutes."))
     chair = await check_person(db, draft.chair_id, Role.CHAIR, "chair_id", checked)

@@ -22,6 +22,8 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sessions.ids import whole_number
+
 ENV_PREFIX = "DIEMCAU_"
 SECRET_FILES = ("session.key", "identity.key", "signing.key", "audit.key")
 
@@ -147,7 +149,8 @@ class Settings:
         if not 1 <= self.join_link_valid_hours <= 24 * 30:
             raise ConfigError("join_link_valid_hours must be between 1 and 720")
         for value in self.reminder_minutes:
-            if not value.isdigit() or not 1 <= int(value) <= 60 * 24 * 14:
+            minutes = whole_number(value)
+            if minutes is None or not 1 <= minutes <= 60 * 24 * 14:
                 raise ConfigError(f"reminder_minutes: {value!r} is not a number of minutes")
         if self.reconnect_grace_seconds < 1:
             raise ConfigError("reconnect_grace_seconds must be at least 1")

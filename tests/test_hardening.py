@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessions import db as database
 from sessions import sites
 from sessions.enums import MeetingStatus, Role
-from sessions.models import Case, DutyRosterEntry, Site
+from sessions.models import AuditEvent, Case, DutyRosterEntry, Meeting, Site
 from sessions.settings import Settings
 from sessions.tokens import RoomRole
 from tests.conftest import START, Client, csrf_of, login, make_user
@@ -167,3 +167,34 @@ async def test_probes_take_only_real_offers_for_joinable_meetings(
     assert stranger.status == 403
     anonymous = await client.delete("/live/probe/anything")
     assert anonymous.status == 403
+
+
+async def test_a_refused_request_saves_nothing_and_is_audited(
+    client: Client, db: AsyncSession
+) -> None:
+    await sites.seed_sites(db, START)
+    await make_user(db, "canbo", Role.OFFICER)
+    await login(client, "canbo")
+    province = await db.scalar(select(Site.id).where(Site.code == "TCD-LS"))
+    form = {
+        "csrf_token": await csrf_of(client, "/meetings/new"),
+        "title": "Tiếp công dân",
+        "purpose": "reception",
+        "kind": "regular",
+        "date": "9999-12-31",
+        "start_time": "08:00",
+        "end_time": "09:00",
+        "host_site_id": str(province),
+        "recording_policy": "always",
+        "quality_profile": "standard",
+    }
+    response = await client.post("/meetings/new", data=form)
+    assert response.status == 400
+    html = await response.text()
+    assert "Chỉ đặt lịch phiên trong vòng hai năm tới." in html
+    assert 'value="Tiếp công dân"' in html  # what was typed is kept
+    assert await db.scalar(select(func.count()).select_from(Meeting)) == 0
+    refused = list(
+        await db.scalars(select(AuditEvent).where(AuditEvent.action == "request.refused"))
+    )
+    assert [(e.object_id, e.details["path"]) for e in refused] == [("POST", "/meetings/new")]

@@ -20,6 +20,8 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessions import audit
+from sessions.errors import DomainError
 from sessions.models import User, WebSession
 from sessions.permissions import Action, Principal
 from web.keys import (
@@ -139,6 +141,37 @@ async def _check_csrf(request: web.Request) -> None:
         raise CsrfFailure
 
 
+# Paths that audit their own refusals (a wrong password is recorded by the sign-in itself).
+_SELF_AUDITED = ("/login",)
+
+
+async def _refused(request: web.Request, db: AsyncSession, error_id: str) -> None:
+    """Undo whatever the refused request did; record the refusal of a change, or of access."""
+    user: User | None = request.get(REQUEST_USER)
+    actor = user.id if user is not None else None
+    await db.rollback()
+    # The rollback expired what the request had loaded: the signed-in person again, for the
+    # error page.
+    ws = await _load_session(request, db)
+    if ws is not None:
+        request[REQUEST_USER] = ws.user
+        request[REQUEST_WEB_SESSION] = ws
+    if request.path.startswith(_SELF_AUDITED):
+        return
+    if request.method in SAFE_METHODS and error_id not in ("permission_denied", "http_403"):
+        return
+    await audit.record(
+        db,
+        request.app[CLOCK].now(),
+        actor,
+        "request.refused",
+        "request",
+        request.method,
+        {"path": request.path[:200], "error": error_id},
+    )
+    await db.commit()
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Open the request's database session, resolve the user, enforce CSRF on POST."""
@@ -159,8 +192,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if not pre or len(pre) < 20:
                 pre = new_pre_session = secrets.token_urlsafe(32)
             request[REQUEST_CSRF] = pre
-        if request.method not in SAFE_METHODS:
-            await _check_csrf(request)
         user = request.get(REQUEST_USER)
         if (
             user is not None
@@ -168,13 +199,29 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             and not request.path.startswith(_PASSWORD_CHANGE_PATHS)
         ):
             raise web.HTTPSeeOther("/account/password")
+        # One transaction per request: it commits only when the request succeeds; a refusal
+        # (an error page, a form sent back with its errors, an exception) saves nothing of
+        # what the handler did, and a refused change is itself audited.
         try:
+            if request.method not in SAFE_METHODS:
+                await _check_csrf(request)
             response = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 await db.commit()
+            else:
+                await _refused(request, db, f"http_{exc.status}")
             raise
-        await db.commit()
+        except (DomainError, CsrfFailure) as exc:
+            await _refused(request, db, getattr(exc, "error_id", "csrf"))
+            raise
+        except Exception:
+            await db.rollback()
+            raise
+        if response.status >= 400:
+            await _refused(request, db, f"http_{response.status}")
+        else:
+            await db.commit()
         if new_pre_session is not None:
             response.set_cookie(
                 PRE_SESSION_COOKIE,

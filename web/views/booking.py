@@ -18,7 +18,7 @@ from sessions.enums import (
     Role,
 )
 from sessions.errors import N_, InvalidInput, NotFound
-from sessions.ids import parse_id
+from sessions.ids import parse_id, whole_number
 from sessions.models import (
     Case,
     DutyRosterEntry,
@@ -312,7 +312,7 @@ async def duty_save(request: web.Request) -> web.StreamResponse:
     ranks: dict[int, int | None] = {}
     for chair in await people_with(request, Role.CHAIR):
         raw = form_text(form, f"rank_{chair.id}")
-        ranks[chair.id] = int(raw) if raw.isdigit() else None
+        ranks[chair.id] = whole_number(raw)
     try:
         await recurring.set_roster(
             db_of(request), ranks, at=request.app[CLOCK].now(), actor_id=current_user(request).id

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 
 from sessions import meetings
 from sessions.enums import MeetingStatus, Role
-from sessions.ids import MAX_ID
+from sessions.ids import MAX_ID, parse_id
 from sessions.models import Meeting, MeetingInvitee, MeetingSite, Site, User, UserRole
 from sessions.permissions import Action, Principal
 from web.auth import current_user, db_of, requires
@@ -30,9 +30,9 @@ def feed_token(user_id: int, key: bytes) -> str:
 
 def user_of_feed(token: str, key: bytes) -> int | None:
     user_part, _, _ = token.partition("-")
-    if not user_part.isdigit() or len(user_part) > 9:
+    user_id = parse_id(user_part)
+    if user_id is None:
         return None
-    user_id = int(user_part)
     return user_id if hmac.compare_digest(token, feed_token(user_id, key)) else None
 
 
