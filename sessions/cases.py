@@ -171,6 +171,16 @@ async def _insert_with_reference(db: AsyncSession, case: Case, year: int) -> Non
     raise RuntimeError("could not allocate a case reference")
 
 
+# The longest each typed field of a person may be (the columns' sizes).
+PARTY_LIMITS = {
+    "full_name": 200,
+    "address": 300,
+    "id_number": 32,
+    "phone": 32,
+    "appointment_document": 300,
+}
+
+
 @dataclass(frozen=True)
 class PartyDraft:
     role: str
@@ -192,9 +202,14 @@ async def add_party(
     actor_id: int | None,
 ) -> CaseParty:
     errors: dict[str, str] = {}
+    params: dict[str, dict[str, object]] = {}
     role = _enum_or_error(PartyRole, draft.role, errors, "role", N_("Choose the person's role."))
     if not draft.full_name.strip():
         errors["full_name"] = N_("Enter the person's full name.")
+    for name, limit in PARTY_LIMITS.items():
+        if len(getattr(draft, name).strip()) > limit:
+            errors[name] = N_("This field takes at most %(limit)s characters.")
+            params[name] = {"limit": limit}
     represents: CaseParty | None = None
     if draft.represents_id.strip():
         represents_id = parse_id(draft.represents_id)
@@ -206,7 +221,7 @@ async def add_party(
             "A representative needs the written appointment (document number and date)."
         )
     if errors:
-        raise InvalidInput(errors)
+        raise InvalidInput(errors, params)
     assert role is not None
     party = CaseParty(case_id=case.id, role=role, created_at=at)
     if role is PartyRole.DENOUNCER:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -10,6 +11,7 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessions.collation import vietnamese_key
 from sessions.enums import SiteKind
 from sessions.models import Site
 
@@ -83,3 +85,26 @@ async def seed_sites(db: AsyncSession, at: datetime) -> int:
 
 async def by_code(db: AsyncSession, code: str) -> Site | None:
     return await db.scalar(select(Site).where(Site.code == code))
+
+
+_GROUP = {
+    SiteKind.PROVINCIAL_OFFICE: 0,
+    SiteKind.CENTRAL_OFFICE: 1,
+    SiteKind.COMMUNE: 2,
+    SiteKind.WARD: 2,
+}
+_UNIT_PREFIXES = ("UBND Xã ", "UBND Phường ", "UBND xã ", "UBND phường ")
+
+
+def place_name(site: Site) -> str:
+    """A commune's or ward's own name, without "UBND Xã" / "UBND Phường"."""
+    for prefix in _UNIT_PREFIXES:
+        if site.name.startswith(prefix):
+            return site.name.removeprefix(prefix)
+    return site.name
+
+
+def reading_order(found: Iterable[Site]) -> list[Site]:
+    """Endpoints as every list shows them: the provincial office, the central office, then the
+    communes and wards together in Vietnamese alphabetical order of their own names."""
+    return sorted(found, key=lambda s: (_GROUP[s.kind], vietnamese_key(place_name(s))))

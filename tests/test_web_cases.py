@@ -193,3 +193,34 @@ async def test_english_switch(client: Client, db: AsyncSession) -> None:
     assert '<html lang="en">' in html
     back = await client.post("/language", data={"csrf_token": token, "locale": "vi", "next": "/"})
     assert "Ghi nhận vụ việc" in await back.text()
+
+
+async def test_names_are_stored_composed_and_have_a_length_limit(
+    client: Client, db: AsyncSession
+) -> None:
+    """Some Vietnamese keyboards type combining marks; a 10,000-character name breaks tables."""
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    created = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "Khie\u0302\u0301u na\u0323i ve\u0302\u0300 đa\u0302\u0301t",
+            "case_type": "PA",
+            "received_on": "2026-03-09",
+            "competent_level": "commune",
+        },
+        allow_redirects=False,
+    )
+    assert created.status == 303
+    case = await db.scalar(select(Case))
+    assert case is not None
+    assert case.title == "Khiếu nại về đất"  # NFC
+    token = await csrf_of(client, f"/cases/{case.id}")
+    refused = await client.post(
+        f"/cases/{case.id}/parties",
+        data={"csrf_token": token, "role": "complainant", "full_name": "Ngô " * 2500},
+    )
+    assert refused.status == 400
+    assert "Trường này dài tối đa 200 ký tự." in await refused.text()
+    assert await db.scalar(select(func.count()).select_from(CaseParty)) == 0

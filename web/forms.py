@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
@@ -14,7 +16,8 @@ def form_text(form: FormData, name: str, *, strip: bool = True) -> str:
     value = form.get(name)
     if not isinstance(value, str):
         return ""
-    value = value[:MAX_FIELD]
+    # Some Vietnamese keyboards type combining marks (e + ̂ + ́): store one form, NFC.
+    value = unicodedata.normalize("NFC", value[:MAX_FIELD])
     return value.strip() if strip else value
 
 

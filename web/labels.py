@@ -113,3 +113,15 @@ FLAG_LABELS = {
 
 def label(value: StrEnum) -> str:
     return LABELS[(type(value), value.value)]
+
+
+# Monday first, as Vietnamese calendars are laid out.
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)

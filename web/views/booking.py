@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from sessions import booking, meetings, recurring
+from sessions import booking, meetings, recurring, sites
 from sessions.enums import (
     MeetingKind,
     MeetingPurpose,
@@ -28,6 +28,7 @@ from sessions.models import (
     UserRole,
 )
 from sessions.permissions import Action
+from web import labels
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_text, form_values
 from web.keys import CLOCK, SCHEDULER, SETTINGS
@@ -35,15 +36,6 @@ from web.paging import path_id
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
-WEEKDAYS = (
-    N_("Monday"),
-    N_("Tuesday"),
-    N_("Wednesday"),
-    N_("Thursday"),
-    N_("Friday"),
-    N_("Saturday"),
-    N_("Sunday"),
-)
 
 
 async def people_with(request: web.Request, role: Role) -> list[User]:
@@ -58,10 +50,8 @@ async def people_with(request: web.Request, role: Role) -> list[User]:
 
 
 async def all_sites(request: web.Request) -> list[Site]:
-    return list(
-        await db_of(request).scalars(
-            select(Site).where(Site.active.is_(True)).order_by(Site.kind, Site.name)
-        )
+    return sites.reading_order(
+        await db_of(request).scalars(select(Site).where(Site.active.is_(True)))
     )
 
 
@@ -231,7 +221,7 @@ async def _schedules_page(
             "chosen_sites": set(chosen_sites),
             "sites": await all_sites(request),
             "chairs": await people_with(request, Role.CHAIR),
-            "weekdays": WEEKDAYS,
+            "weekdays": labels.WEEKDAYS,
             "recurrences": list(Recurrence),
             "policies": list(RecordingPolicy),
         },

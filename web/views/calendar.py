@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import or_, select
 
-from sessions import meetings
+from sessions import meetings, sites
 from sessions.enums import MeetingStatus, Role
 from sessions.ids import MAX_ID, parse_id
 from sessions.models import Meeting, MeetingInvitee, MeetingSite, Site, User, UserRole
 from sessions.permissions import Action, Principal
+from web import labels
 from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, SETTINGS
 from web.paging import date_param, int_param
@@ -96,7 +97,7 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
             .order_by(User.full_name)
         )
     )
-    sites_list = list(await db.scalars(select(Site).order_by(Site.kind, Site.name)))
+    sites_list = sites.reading_order(await db.scalars(select(Site)))
     return render(
         request,
         "calendar.html",
@@ -115,6 +116,7 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
             "feed_url": f"{settings.effective_public_url}/calendar/feed/"
             f"{feed_token(user.id, settings.session_key)}.ics",
             "MeetingStatus": MeetingStatus,
+            "weekdays": labels.WEEKDAYS,
         },
     )
 

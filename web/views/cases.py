@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from sessions import cases
+from sessions import cases, sites
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -60,9 +60,9 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _communes(request: web.Request) -> list[Site]:
-    return list(
+    return sites.reading_order(
         await db_of(request).scalars(
-            select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD])).order_by(Site.name)
+            select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD]))
         )
     )
 
@@ -138,6 +138,7 @@ async def _detail(
     *,
     party_values: dict[str, str] | None = None,
     party_errors: dict[str, str] | None = None,
+    party_params: dict[str, dict[str, object]] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
     case = await cases.get_case(db_of(request), case_id)
@@ -150,6 +151,7 @@ async def _detail(
             "party_roles": list(PartyRole),
             "values": party_values or {},
             "errors": party_errors or {},
+            "error_params": party_params or {},
         },
         status=status,
     )
@@ -193,6 +195,7 @@ async def party_add(request: web.Request) -> web.StreamResponse:
             case_id,
             party_values=form_values(form),
             party_errors=exc.field_errors,
+            party_params=exc.field_params,
             status=400,
         )
     raise redirect_with_flash(f"/cases/{case_id}#parties", "party_added")

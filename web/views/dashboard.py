@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select, text
 
-from sessions import cases, meetings, notifications, urgent
+from sessions import cases, meetings, notifications, sites, urgent
 from sessions.enums import SiteKind
 from sessions.models import Site
 from sessions.permissions import Action
@@ -69,8 +69,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @routes.get("/sites", name="sites")
 @requires(Action.SITE_LIST)
 async def site_list(request: web.Request) -> web.StreamResponse:
-    sites = list(await db_of(request).scalars(select(Site).order_by(Site.kind, Site.name)))
-    return render(request, "sites.html", {"sites": sites})
+    found = sites.reading_order(await db_of(request).scalars(select(Site)))
+    return render(request, "sites.html", {"sites": found})
 
 
 @routes.get("/healthz", name="healthz")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from sessions import notifications, urgent
+from sessions import notifications, sites, urgent
 from sessions.enums import SiteKind, UrgentStatus
 from sessions.errors import InvalidInput
 from sessions.models import Site, UrgentCall
@@ -23,10 +23,8 @@ async def _page(
     request: web.Request, values: dict[str, str], errors: dict[str, str], status: int
 ) -> web.StreamResponse:
     db = db_of(request)
-    communes = list(
-        await db.scalars(
-            select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD])).order_by(Site.name)
-        )
+    communes = sites.reading_order(
+        await db.scalars(select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD])))
     )
     calls = list(
         await db.scalars(select(UrgentCall).order_by(UrgentCall.raised_at.desc()).limit(10))
