@@ -24,6 +24,13 @@ from typing import Any
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from bench.client import (
+    Client,
+    PreEncodedAudioTrack,
+    PreEncodedVideoTrack,
+    encode_opus,
+    encode_vp8,
+)
 from bench.harness import (
     CpuWindow,
     free_port,
@@ -45,14 +52,7 @@ from sessions.enums import (
 )
 from sessions.models import Meeting, MeetingSite
 from sessions.tokens import RoomRole
-from signaling.adapter import restrict_host_addresses
-from signaling.client import (
-    Client,
-    PreEncodedAudioTrack,
-    PreEncodedVideoTrack,
-    encode_opus,
-    encode_vp8,
-)
+from signaling.media.adapter import restrict_host_addresses
 
 WARMUP = 3.0
 WINDOW = 10.0

@@ -22,7 +22,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRecorder, MediaRelay
 
-from signaling.adapter import restrict_host_addresses
+from signaling.media.adapter import restrict_host_addresses
 
 routes = web.RouteTableDef()
 PEERS = web.AppKey("peers", dict[str, RTCPeerConnection])

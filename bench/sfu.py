@@ -32,6 +32,14 @@ import aiohttp
 import av
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from bench.client import (
+    Client,
+    PreEncodedAudioTrack,
+    PreEncodedVideoTrack,
+    RawRtpCounter,
+    encode_opus,
+    encode_vp8,
+)
 from bench.harness import (
     CpuWindow,
     free_port,
@@ -44,14 +52,7 @@ from bench.harness import (
     wait_http,
 )
 from sessions.tokens import RoomRole
-from signaling.adapter import RawRtpCounter, restrict_host_addresses
-from signaling.client import (
-    Client,
-    PreEncodedAudioTrack,
-    PreEncodedVideoTrack,
-    encode_opus,
-    encode_vp8,
-)
+from signaling.media.adapter import restrict_host_addresses
 
 VP8_PT = 97
 TARGET_FPS = 28.0

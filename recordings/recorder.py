@@ -36,7 +36,7 @@ RETRY_SECONDS = 5.0
 
 
 class TrackSource(Protocol):
-    """What the recorder needs of a published track (``signaling.source.Source`` fits)."""
+    """What the recorder needs of a published track (``signaling.media.source.Source`` fits)."""
 
     track_id: str
     kind: str

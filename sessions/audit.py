@@ -70,6 +70,21 @@ def event_hash(
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
+def stored_event_hash(key: bytes | None, prev_hash: str, ev: AuditEvent) -> str:
+    """:func:`event_hash` of an event as stored, after ``prev_hash``."""
+    return event_hash(
+        key,
+        prev_hash,
+        ev.seq,
+        ev.at,
+        ev.actor_id,
+        ev.action,
+        ev.object_type,
+        ev.object_id,
+        ev.details,
+    )
+
+
 def head_mac(key: bytes, seq: int, last_hash: str) -> str:
     return hmac.new(key, f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
 
@@ -141,18 +156,7 @@ async def _verify(db: AsyncSession, key: bytes | None) -> ChainReport:
             return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
         if ev.prev_hash != prev:
             return ChainReport(count, ev.seq, "link to the previous event is broken")
-        digest = event_hash(
-            key,
-            prev,
-            ev.seq,
-            ev.at,
-            ev.actor_id,
-            ev.action,
-            ev.object_type,
-            ev.object_id,
-            ev.details,
-        )
-        if not hmac.compare_digest(digest, ev.hash):
+        if not hmac.compare_digest(stored_event_hash(key, prev, ev), ev.hash):
             return ChainReport(count, ev.seq, "content does not match its hash")
         prev = ev.hash
         expected_seq += 1
@@ -187,17 +191,7 @@ async def adopt_key(db: AsyncSession) -> ChainReport:
     await db.flush()
     for ev in events:
         ev.prev_hash = prev
-        ev.hash = event_hash(
-            key,
-            prev,
-            ev.seq,
-            ev.at,
-            ev.actor_id,
-            ev.action,
-            ev.object_type,
-            ev.object_id,
-            ev.details,
-        )
+        ev.hash = stored_event_hash(key, prev, ev)
         prev = ev.hash
     await db.flush()
     await db.execute(

@@ -17,11 +17,11 @@ from sessions.models import Meeting, WebSession
 from sessions.settings import Settings
 from sessions.tokens import JoinClaims
 from signaling import protocol
-from signaling.adapter import restrict_host_addresses
 from signaling.journal import DbJournal
+from signaling.media.adapter import restrict_host_addresses
+from signaling.media.quality import profile
 from signaling.peer import CandidatePolicy
 from signaling.probe import Probes
-from signaling.quality import profile
 from signaling.room import MediaConfig, Room, RoomPolicy, RoomRecorder
 
 JOINABLE = (MeetingStatus.OPEN, MeetingStatus.LIVE)

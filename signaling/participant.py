@@ -8,8 +8,8 @@ from typing import Literal, Protocol
 
 from sessions.tokens import JoinClaims
 from signaling import protocol
+from signaling.media.source import Source
 from signaling.peer import PublishPeer, SubscribePeer
-from signaling.source import Source
 
 State = Literal["waiting", "present", "reconnecting"]
 

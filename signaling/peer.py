@@ -26,14 +26,17 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import candidate_from_sdp
 
 from sessions.settings import IceServer
 from signaling import protocol
-from signaling.adapter import ReceiverTap, offer_problem
-from signaling.forwarder import Forwarder
-from signaling.source import Source
+from signaling.media.adapter import (
+    ReceiverTap,
+    RTCRtpCodecCapability,
+    candidate_from_sdp,
+    offer_problem,
+)
+from signaling.media.forwarder import Forwarder
+from signaling.media.source import Source
 
 log = logging.getLogger(__name__)
 ANSWER_TIMEOUT = 20.0

@@ -10,8 +10,8 @@ import asyncio
 import secrets
 
 from sessions.settings import Settings
+from signaling.media.quality import profile
 from signaling.peer import CandidatePolicy, PublishPeer, rtc_configuration
-from signaling.quality import profile
 
 PROBE_SECONDS = 30.0
 MAX_PROBES = 20

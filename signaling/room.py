@@ -23,10 +23,10 @@ from sessions.permissions import room_allows
 from sessions.settings import IceServer
 from sessions.tokens import JoinClaims
 from signaling import protocol
+from signaling.media.quality import QualityProfile
+from signaling.media.source import MediaSink, Source
 from signaling.participant import Connection, Participant
 from signaling.peer import CandidatePolicy, PublishPeer, SubscribePeer, rtc_configuration
-from signaling.quality import QualityProfile
-from signaling.source import MediaSink, Source
 
 log = logging.getLogger(__name__)
 

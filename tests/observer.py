@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from signaling.adapter import restrict_host_addresses
-from signaling.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
+from bench.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
+from signaling.media.adapter import restrict_host_addresses
 from tests.live_support import PacketAudit
 
 

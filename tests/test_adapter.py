@@ -7,7 +7,7 @@ import aioice.ice
 import pytest
 from aiortc import RTCPeerConnection
 
-from signaling import adapter
+from signaling.media import adapter
 
 
 def test_every_internal_the_adapter_needs_exists() -> None:

@@ -61,17 +61,7 @@ async def _rewrite_chain(db: AsyncSession, key: bytes | None) -> None:
     await db.flush()
     for ev in events:
         ev.prev_hash = prev
-        ev.hash = audit.event_hash(
-            key,
-            prev,
-            ev.seq,
-            ev.at,
-            ev.actor_id,
-            ev.action,
-            ev.object_type,
-            ev.object_id,
-            ev.details,
-        )
+        ev.hash = audit.stored_event_hash(key, prev, ev)
         prev = ev.hash
     mac = audit.head_mac(key, len(events), prev) if key else None
     await db.execute(update(AuditHead).values(last_hash=prev, mac=mac))

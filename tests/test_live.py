@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.client import Client, SyntheticAudioTrack
 from sessions.enums import AttendanceOutcome, MeetingStatus, Role
 from sessions.models import Attendance
 from sessions.settings import Settings
 from sessions.tokens import RoomRole
-from signaling.client import Client, SyntheticAudioTrack
 from signaling.protocol import CLIENT_TYPES, ERRORS
 from tests.conftest import make_user
 from tests.factories import make_meeting, token

@@ -25,6 +25,13 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.client import (
+    Client,
+    SyntheticAudioTrack,
+    SyntheticVideoTrack,
+    encode_opus,
+    encode_vp8,
+)
 from recordings import combine as combiner
 from recordings.store import RecordingStore
 from recordings.writer import Segment
@@ -40,14 +47,7 @@ from sessions.enums import (
 from sessions.models import Attendance, AuditEvent, Notification, Recording
 from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
-from signaling.adapter import restrict_host_addresses
-from signaling.client import (
-    Client,
-    SyntheticAudioTrack,
-    SyntheticVideoTrack,
-    encode_opus,
-    encode_vp8,
-)
+from signaling.media.adapter import restrict_host_addresses
 from tests.conftest import Client as WebClient
 from tests.conftest import csrf_of, login, make_user
 from tests.factories import make_meeting, token

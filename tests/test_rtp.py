@@ -10,8 +10,8 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from signaling.client import encode_vp8
-from signaling.rtp import (
+from bench.client import encode_vp8
+from signaling.media.rtp import (
     OutboundIdentity,
     PacketWriter,
     h264_keyframe_start,

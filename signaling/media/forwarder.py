@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass
 
 from aiortc import RTCRtpSender
-from aiortc.rtp import RtpPacket
 
-from signaling.adapter import SenderReport, SenderTap
-from signaling.rtp import PacketWriter, rtx_writer, seq_add, seq_newer, write_rtx
-from signaling.source import Source, ntp_now
+from signaling.media.adapter import RtpPacket, SenderReport, SenderTap
+from signaling.media.rtp import PacketWriter, rtx_writer, seq_add, seq_newer, write_rtx
+from signaling.media.source import Source, ntp_now
 
 
 @dataclass

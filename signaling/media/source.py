@@ -12,14 +12,21 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
-from aiortc.rtp import RtcpReceiverInfo, RtcpSrPacket, RtpPacket
-
-from signaling.adapter import ReceiverTap, new_nack_generator, new_statistics
-from signaling.rtp import KeyframeTest, keyframe_detector
+from signaling.media.adapter import (
+    NackGenerator,
+    ReceiverTap,
+    RtcpReceiverInfo,
+    RtcpSrPacket,
+    RtpPacket,
+    StreamStatistics,
+    new_nack_generator,
+    new_statistics,
+)
+from signaling.media.rtp import KeyframeTest, keyframe_detector
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,7 @@ KEYFRAME_RETRY = 1.0  # re-ask this often while a subscriber still waits
 REPORT_INTERVAL = 1.0
 NTP_EPOCH_OFFSET = 2208988800
 LEVEL_WINDOW = 0.4  # seconds of audio levels averaged for active-speaker detection
+LEVEL_SAMPLES = 64  # more than a window's worth of 20 ms packets
 
 
 def ntp_now() -> int:
@@ -78,7 +86,8 @@ class Source:
         self._stats: dict[int, StreamStatistics] = {}
         self._nack: NackGenerator | None = new_nack_generator() if kind == "video" else None
         self._last_sr: tuple[int, int, float] | None = None  # (ntp, rtp, local monotonic)
-        self._levels: list[tuple[float, int]] = []
+        # Bounded: a muted participant's levels are not read for a while, yet keep arriving.
+        self._levels: deque[tuple[float, int]] = deque(maxlen=LEVEL_SAMPLES)
         self._last_keyframe_request = -1e9
         self._trailing_request: asyncio.TimerHandle | None = None
         self._bitrate_cap = bitrate_cap_bps
@@ -182,7 +191,9 @@ class Source:
     def loudness(self, now: float) -> float | None:
         """Mean loudness (127 − dBov) over the last window; None when nothing was heard."""
         cutoff = now - LEVEL_WINDOW
-        levels = self._levels = [(t, v) for t, v in self._levels if t >= cutoff]
+        levels = self._levels
+        while levels and levels[0][0] < cutoff:
+            levels.popleft()
         if not levels or not self.enabled:
             return None
         return 127 - sum(v for _, v in levels) / len(levels)

@@ -17,7 +17,6 @@ upgrade fails here, loudly, and ``tests/test_adapter.py`` says what changed.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,23 +34,26 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability as RTCRtpCodecCapability
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
-from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
+from aiortc.rtcrtpreceiver import NackGenerator as NackGenerator
+from aiortc.rtcrtpreceiver import StreamStatistics as StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     AnyRtcpPacket,
     RtcpPsfbPacket,
-    RtcpReceiverInfo,
     RtcpRrPacket,
-    RtcpSrPacket,
-    RtpPacket,
     pack_remb_fci,
     unpack_remb_fci,
     unwrap_rtx,
 )
+from aiortc.rtp import RtcpReceiverInfo as RtcpReceiverInfo
+from aiortc.rtp import RtcpSrPacket as RtcpSrPacket
+from aiortc.rtp import RtpPacket as RtpPacket
 from aiortc.sdp import SessionDescription
+from aiortc.sdp import candidate_from_sdp as candidate_from_sdp
 
-from signaling.rtp import OutboundIdentity
+from signaling.media.rtp import OutboundIdentity
 
 SUPPORTED_AIORTC = "1.16."
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -90,7 +92,7 @@ def check_internals() -> list[str]:
 
 _MISSING = check_internals()
 if _MISSING:
-    raise ImportError("signaling.adapter cannot hook this aiortc: " + ", ".join(_MISSING))
+    raise ImportError("signaling.media.adapter cannot hook this aiortc: " + ", ".join(_MISSING))
 
 RtpHandler = Callable[[RtpPacket, int], Coroutine[Any, Any, None]]
 
@@ -416,39 +418,3 @@ def route_rtx_streams(pc: RTCPeerConnection, remote_sdp: str) -> int:
                 router.ssrc_table[rtx_ssrc] = transceiver.receiver
                 routed += 1
     return routed
-
-
-class RawRtpCounter:
-    """Counts RTP packets and frames per SSRC straight off a peer connection's socket, before
-    SRTP (the RTP header is not encrypted): a load generator's receiver that costs almost
-    nothing. Other datagrams (DTLS, RTCP) go on to aiortc as usual."""
-
-    def __init__(self) -> None:
-        self.packets: dict[int, int] = {}
-        self.frames: dict[int, int] = {}
-        self.payload_types: dict[int, int] = {}
-        self._last_ts: dict[int, int] = {}
-        self.frame_times: dict[int, list[float]] = {}
-
-    def attach(self, pc: RTCPeerConnection) -> None:
-        connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
-        for connection in connections:
-            original = connection.data_received
-
-            def data_received(data: bytes, component: int, original: Any = original) -> None:
-                if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
-                    self._count(data)
-                else:
-                    original(data, component)
-
-            connection.data_received = data_received  # type: ignore[method-assign]
-
-    def _count(self, data: bytes) -> None:
-        ssrc = int.from_bytes(data[8:12], "big")
-        timestamp = int.from_bytes(data[4:8], "big")
-        self.packets[ssrc] = self.packets.get(ssrc, 0) + 1
-        if self._last_ts.get(ssrc) != timestamp:
-            self._last_ts[ssrc] = timestamp
-            self.frames[ssrc] = self.frames.get(ssrc, 0) + 1
-            self.payload_types[ssrc] = data[1] & 0x7F
-            self.frame_times.setdefault(ssrc, []).append(time.monotonic())

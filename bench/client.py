@@ -30,7 +30,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 
-from signaling.adapter import ReceiverTap, route_rtx_streams
+from signaling.media.adapter import ReceiverTap, route_rtx_streams
 
 VIDEO_CLOCK = 90000
 AUDIO_RATE = 48000
@@ -492,3 +492,39 @@ class Client:
             track.stop()
         if self._own_session and self._session is not None:
             await self._session.close()
+
+
+class RawRtpCounter:
+    """Counts RTP packets and frames per SSRC straight off a peer connection's socket, before
+    SRTP (the RTP header is not encrypted): a load generator's receiver that costs almost
+    nothing. Other datagrams (DTLS, RTCP) go on to aiortc as usual."""
+
+    def __init__(self) -> None:
+        self.packets: dict[int, int] = {}
+        self.frames: dict[int, int] = {}
+        self.payload_types: dict[int, int] = {}
+        self._last_ts: dict[int, int] = {}
+        self.frame_times: dict[int, list[float]] = {}
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
+        for connection in connections:
+            original = connection.data_received
+
+            def data_received(data: bytes, component: int, original: Any = original) -> None:
+                if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                    self._count(data)
+                else:
+                    original(data, component)
+
+            connection.data_received = data_received  # type: ignore[method-assign]
+
+    def _count(self, data: bytes) -> None:
+        ssrc = int.from_bytes(data[8:12], "big")
+        timestamp = int.from_bytes(data[4:8], "big")
+        self.packets[ssrc] = self.packets.get(ssrc, 0) + 1
+        if self._last_ts.get(ssrc) != timestamp:
+            self._last_ts[ssrc] = timestamp
+            self.frames[ssrc] = self.frames.get(ssrc, 0) + 1
+            self.payload_types[ssrc] = data[1] & 0x7F
+            self.frame_times.setdefault(ssrc, []).append(time.monotonic())
