@@ -49,3 +49,11 @@ def test_catalog_loads_and_translates() -> None:
     translations = i18n.load_translations()
     assert translations["vi"].gettext("Sign in") == "Đăng nhập"
     assert translations["en"].gettext("Sign in") == "Sign in"
+
+
+def test_every_quality_profile_has_a_label() -> None:
+    from sessions.booking import QUALITY_PROFILES
+    from signaling.media.quality import PROFILES
+    from web.labels import QUALITY_LABELS
+
+    assert set(QUALITY_LABELS) == set(QUALITY_PROFILES) == set(PROFILES)

@@ -125,3 +125,11 @@ WEEKDAYS = (
     N_("Saturday"),
     N_("Sunday"),
 )
+
+# The meetings' video quality profiles (``sessions.booking.QUALITY_PROFILES``), as people read them.
+QUALITY_LABELS = {
+    "low": N_("Low (weak links: 300 kbps)"),
+    "standard": N_("Standard (800 kbps)"),
+    "high": N_("High (1.5 Mbps)"),
+    "audio_only": N_("Sound only"),
+}

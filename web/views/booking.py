@@ -94,6 +94,7 @@ async def _booking_form(
             "kinds": list(MeetingKind),
             "policies": list(RecordingPolicy),
             "profiles": booking.QUALITY_PROFILES,
+            "quality_labels": labels.QUALITY_LABELS,
             "PartyRole": PartyRole,
         },
         status=status,
