@@ -8,13 +8,13 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit
 from sessions.enums import Role
 from sessions.errors import N_, Conflict, InvalidInput
-from sessions.models import User, UserRole
+from sessions.models import User, UserRole, WebSession
 
 _hasher = PasswordHasher()
 # A hash to verify against when the account does not exist, so a wrong username costs the
@@ -147,4 +147,78 @@ async def count_admins(db: AsyncSession) -> int:
             select(func.count()).select_from(UserRole).where(UserRole.role == Role.ADMIN)
         )
         or 0
+    )
+
+
+async def _revoke_sessions(db: AsyncSession, user: User, at: datetime) -> None:
+    await db.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+async def _active_admins(db: AsyncSession) -> int:
+    return int(
+        await db.scalar(
+            select(func.count())
+            .select_from(UserRole)
+            .join(User, User.id == UserRole.user_id)
+            .where(UserRole.role == Role.ADMIN, User.active.is_(True))
+        )
+        or 0
+    )
+
+
+async def set_active(
+    db: AsyncSession, user: User, active: bool, at: datetime, *, actor_id: int | None
+) -> None:
+    """Deactivate (signed out at once, kept for the record) or reactivate an account; the last
+    active administrator stays."""
+    if not active and Role.ADMIN in user.roles and await _active_admins(db) <= 1:
+        raise Conflict(N_("The last active administrator cannot be deactivated."))
+    user.active = active
+    if not active:
+        await _revoke_sessions(db, user, at)
+    await audit.record(
+        db, at, actor_id, "user.activate" if active else "user.deactivate", "user", user.id
+    )
+
+
+async def reset_password(db: AsyncSession, user: User, at: datetime, *, actor_id: int) -> str:
+    """A new one-time password (shown once to the administrator), to be changed at the next
+    sign-in; the account is signed out everywhere."""
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    await _revoke_sessions(db, user, at)
+    await audit.record(db, at, actor_id, "user.password_reset", "user", user.id)
+    return password
+
+
+async def set_roles(
+    db: AsyncSession,
+    user: User,
+    roles: Iterable[Role],
+    site_id: int | None,
+    at: datetime,
+    *,
+    actor_id: int,
+) -> None:
+    role_set = set(roles)
+    if not role_set:
+        raise InvalidInput({"roles": N_("Choose at least one role.")})
+    if Role.ADMIN in user.roles and Role.ADMIN not in role_set and await _active_admins(db) <= 1:
+        raise Conflict(N_("The last active administrator must keep that role."))
+    user.role_rows = [UserRole(role=r) for r in sorted(role_set)]
+    user.site_id = site_id
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "user.roles",
+        "user",
+        user.id,
+        {"roles": sorted(r.value for r in role_set), "site": site_id},
     )

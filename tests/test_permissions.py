@@ -171,6 +171,11 @@ def _routes(world: World) -> list[tuple[str, str, Action | None, Case | Meeting 
         ("GET", "/live/rooms", Action.LIVE_ROOMS, None),
         ("POST", "/sites/1/device-token", Action.SITE_DEVICE, None),
         ("GET", "/audit/vault", Action.AUDIT_READ, None),
+        ("GET", "/users", Action.USER_MANAGE, None),
+        ("POST", "/users", Action.USER_MANAGE, None),
+        ("POST", "/users/1/roles", Action.USER_MANAGE, None),
+        ("POST", "/users/1/active", Action.USER_MANAGE, None),
+        ("POST", "/users/1/password", Action.USER_MANAGE, None),
     ]
     for case, party_id in world.protected:
         path = f"/cases/{case.id}/parties/{party_id}/identity"

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import bootstrap, tokens, users
+from sessions import bootstrap, sites, tokens, users
 from sessions.clock import FixedClock
 from sessions.enums import Role
-from sessions.models import AuditEvent, Case, Notification
+from sessions.models import AuditEvent, Case, Notification, Site, User
 from sessions.settings import Settings
 from tests.conftest import PASSWORD, START, Client, csrf_from, csrf_of, login, make_user
 from tests.factories import make_meeting
@@ -294,3 +294,69 @@ async def test_a_room_token_stops_joining_when_its_sign_in_ends(
     refused = await hello()
     assert (refused["type"], refused["id"]) == ("error", "token_signed_out")
     assert "đăng xuất" in refused["message"]
+
+
+async def test_the_administrator_manages_accounts_from_the_ui(
+    client: Client, db: AsyncSession
+) -> None:
+    await make_user(db, "quantri", Role.ADMIN)
+    await sites.seed_sites(db, START)
+    await db.commit()
+    commune = await db.scalar(select(Site.id).where(Site.code == "05977"))
+    await login(client, "quantri")
+    page = await (await client.get("/users")).text()
+    assert "Tài khoản" in page
+    created = await client.post(
+        "/users",
+        data={
+            "csrf_token": csrf_from(page),
+            "username": "diemcau.xa",
+            "full_name": "Lộc Văn Hải",
+            "roles": "site_operator",
+            "site_id": str(commune),
+        },
+    )
+    html = await created.text()
+    assert created.status == 200
+    shown = re.search(r'<code class="secret">([^<]+)</code>', html)
+    assert shown is not None
+    user = await db.scalar(select(User).where(User.username == "diemcau.xa"))
+    assert user is not None
+    user_id = user.id
+    assert (user.site_id, user.must_change_password, user.roles) == (
+        commune,
+        True,
+        frozenset({Role.SITE_OPERATOR}),
+    )
+    # The new person signs in with it and must choose a password.
+    other = await _try(client, "diemcau.xa", shown.group(1))
+    assert other[0] == 303
+    # Deactivated: cannot sign in; reactivated and reset: a new one-time password.
+    client.session.cookie_jar.clear()
+    await login(client, "quantri")
+    token = await csrf_of(client, "/users")
+    off = await client.post(f"/users/{user_id}/active", data={"csrf_token": token})
+    assert off.status == 200, await off.text()
+    await db.rollback()  # end the test's read snapshot (SQLite WAL) to see the server's write
+    active = await db.scalar(select(User.active).where(User.id == user_id))
+    assert active is False
+    client.session.cookie_jar.clear()
+    assert (await _try(client, "diemcau.xa", shown.group(1)))[0] == 401
+    await login(client, "quantri")
+    token = await csrf_of(client, "/users")
+    await client.post(f"/users/{user_id}/active", data={"csrf_token": token, "active": "on"})
+    reset = await (
+        await client.post(f"/users/{user_id}/password", data={"csrf_token": token})
+    ).text()
+    again = re.search(r'<code class="secret">([^<]+)</code>', reset)
+    assert again is not None
+    assert again.group(1) != shown.group(1)
+    # The last administrator stays one.
+    me = await db.scalar(select(User).where(User.username == "quantri"))
+    assert me is not None
+    refused = await client.post(
+        f"/users/{me.id}/roles", data={"csrf_token": token, "roles": "auditor"}
+    )
+    assert refused.status == 409
+    actions = set(await db.scalars(select(AuditEvent.action)))
+    assert {"user.create", "user.deactivate", "user.activate", "user.password_reset"} <= actions

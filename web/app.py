@@ -46,6 +46,7 @@ from web.views import (
     recordings,
     room,
     urgent,
+    users,
 )
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -188,6 +189,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         urgent,
         calendar,
         recordings,
+        users,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
