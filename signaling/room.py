@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 SPEAKER_TICK = 0.3
 SPEAKER_THRESHOLD = 127 - 55  # louder than -55 dBov counts as speech
 SPEAKER_HOLD = 1.2  # seconds a new voice must lead before the highlight moves
+CLOSE_WAIT_SECONDS = 5.0  # how long a closing room waits for its journal writes
 
 
 @dataclass(frozen=True)
@@ -668,9 +669,13 @@ class Room:
             if p.connection is not None:
                 p.connection.close()
         self.participants.clear()
+        # Background work is the record (an interruption's attendance, a resumption): let it
+        # finish rather than cancel it, within a bound.
         tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=CLOSE_WAIT_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._on_closed is not None:
             await self._on_closed(self)
