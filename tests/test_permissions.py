@@ -25,7 +25,7 @@ from sessions.settings import Settings
 from sessions.tokens import JoinClaims, RoomRole
 from signaling import protocol
 from signaling.hub import Hub
-from tests.conftest import START, Client, csrf_from
+from tests.conftest import START, Client, csrf_of, login
 from tests.test_room import FakeConnection, hub
 
 __all__ = ["hub"]  # the fixture, used by a test below
@@ -199,19 +199,9 @@ def _routes(world: World) -> list[tuple[str, str, Action | None, Case | Meeting 
 
 
 async def _sign_in(client: Client, username: str, password: str) -> str:
-    page = await client.get("/login")
-    response = await client.post(
-        "/login",
-        data={
-            "username": username,
-            "password": password,
-            "csrf_token": csrf_from(await page.text()),
-        },
-        allow_redirects=False,
-    )
-    assert response.status == 303, username
-    page = await client.get("/")
-    return csrf_from(await page.text())
+    """Sign in (conftest's helper) and return the session's CSRF token."""
+    await login(client, username, password)
+    return await csrf_of(client)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
