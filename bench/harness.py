@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ class ProjectDatabase:
     token_key: bytes
     session: Session
     now: datetime
+    zone: ZoneInfo
 
 
 @contextlib.contextmanager
@@ -45,7 +47,7 @@ def project_database(data_dir: Path) -> Iterator[ProjectDatabase]:
             for seed in (*sites.OFFICES, *sites.commune_seeds()):
                 session.add(Site(code=seed.code, name=seed.name, kind=seed.kind, created_at=now))
             session.flush()
-            yield ProjectDatabase(settings.session_key, session, now)
+            yield ProjectDatabase(settings.session_key, session, now, settings.zone)
     finally:
         engine.dispose()
 
@@ -55,8 +57,8 @@ def project_env(data_dir: Path | str, port: int) -> dict[str, str]:
     return {
         "DIEMCAU_DATA_DIR": str(data_dir),
         "DIEMCAU_PORT": str(port),
-        "DIEMCAU_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "DIEMCAU_ICE_ALLOWED_REMOTE": "127.0.0.1/32",
+        "DIEMCAU_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
+        "DIEMCAU_ICE_ALLOWED_REMOTE": '["127.0.0.1/32"]',
         "DIEMCAU_LOG_LEVEL": "WARNING",
     }
 

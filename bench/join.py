@@ -28,17 +28,15 @@ from sqlalchemy import select, update
 
 from bench.netns import CHROMIUM_ARGS, Netns, Stage
 from sessions import db as database
-from sessions import devices, sites, users
+from sessions import devices, meetings, sites, users
 from sessions.enums import (
     MeetingKind,
-    MeetingMode,
     MeetingPurpose,
-    MeetingSiteRole,
     MeetingStatus,
     RecordingPolicy,
     Role,
 )
-from sessions.models import Meeting, MeetingSite, Site
+from sessions.models import Meeting, Site
 from sessions.settings import load_settings
 
 PASSWORD = "mat-khau-do-hieu-nang"
@@ -82,27 +80,24 @@ async def new_meeting(url: str, world: dict[str, Any], status: MeetingStatus, n:
     engine = database.create_async(url)
     now = datetime.now(UTC)
     async with database.session_factory(engine, world["settings"].audit_key)() as db, db.begin():
-        meeting = Meeting(
-            reference=f"PH-JOIN-{n}",
-            title=f"Phiên đo {n}",
-            kind=MeetingKind.AD_HOC,
-            purpose=MeetingPurpose.RECEPTION,
-            mode=MeetingMode.ONLINE,
-            chair_id=world["leader"],
-            planned_start=now,
-            planned_end=now + timedelta(hours=1),
-            status=status,
-            waiting_room=False,
-            recording_policy=RecordingPolicy.NEVER,
-            created_at=now,
-            sites=[
-                MeetingSite(site_id=world["host"], role=MeetingSiteRole.HOST),
-                MeetingSite(site_id=world["a"], role=MeetingSiteRole.PARTICIPANT),
-                MeetingSite(site_id=world["b"], role=MeetingSiteRole.PARTICIPANT),
-            ],
+        meeting = await meetings.add(
+            db,
+            meetings.build(
+                title=f"Phiên đo {n}",
+                kind=MeetingKind.AD_HOC,
+                purpose=MeetingPurpose.RECEPTION,
+                chair_id=world["leader"],
+                start=now,
+                end=now + timedelta(hours=1),
+                status=status,
+                waiting_room=False,
+                recording_policy=RecordingPolicy.NEVER,
+                created_at=now,
+                host_site_id=world["host"],
+                participant_site_ids=[world["a"], world["b"]],
+            ),
+            world["settings"].zone,
         )
-        db.add(meeting)
-        await db.flush()
         meeting_id = meeting.id
     await engine.dispose()
     return meeting_id

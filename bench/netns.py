@@ -160,8 +160,8 @@ class Stage:
         return {
             "DIEMCAU_DATA_DIR": str(self.data_dir),
             "DIEMCAU_PORT": str(self.port),
-            "DIEMCAU_ICE_HOST_ADDRESSES": "127.0.0.1",
-            "DIEMCAU_ICE_ALLOWED_REMOTE": "127.0.0.1/32",
+            "DIEMCAU_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
+            "DIEMCAU_ICE_ALLOWED_REMOTE": '["127.0.0.1/32"]',
             "DIEMCAU_RECONNECT_GRACE_SECONDS": "20",
             "DIEMCAU_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",

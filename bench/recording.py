@@ -41,16 +41,14 @@ from bench.harness import (
     wait_http,
 )
 from bench.sfu import Media, configuration
+from sessions import meetings as meetings_
 from sessions import tokens
 from sessions.enums import (
     MeetingKind,
-    MeetingMode,
     MeetingPurpose,
-    MeetingSiteRole,
     MeetingStatus,
     RecordingPolicy,
 )
-from sessions.models import Meeting, MeetingSite
 from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
 
@@ -87,22 +85,21 @@ def prepare(data_dir: Path, count: int) -> tuple[bytes, dict[bool, list[int]]]:
         session, now = world.session, world.now
         for recorded in (True, False):
             for n in range(count):
-                meeting = Meeting(
-                    reference=f"PH-{'REC' if recorded else 'NOREC'}-{n}",
+                meeting = meetings_.build(
                     title="Đo ghi hình",
                     kind=MeetingKind.AD_HOC,
                     purpose=MeetingPurpose.RECEPTION,
-                    mode=MeetingMode.ONLINE,
-                    planned_start=now - timedelta(minutes=1),
-                    planned_end=now + timedelta(hours=3),
+                    start=now - timedelta(minutes=1),
+                    end=now + timedelta(hours=3),
                     status=MeetingStatus.OPEN,
                     waiting_room=False,
                     created_at=now,
                     recording_policy=RecordingPolicy.ALWAYS if recorded else RecordingPolicy.NEVER,
-                    sites=[MeetingSite(site_id=n + 3, role=MeetingSiteRole.HOST)],
+                    host_site_id=n + 3,
                 )
                 session.add(meeting)
                 session.flush()
+                meeting.reference = meetings_.reference_of(meeting, world.zone)
                 meetings[recorded].append(meeting.id)
     return world.token_key, meetings
 

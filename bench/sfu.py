@@ -51,6 +51,7 @@ from bench.harness import (
     summary,
     wait_http,
 )
+from sessions import meetings
 from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
 
@@ -297,13 +298,12 @@ def prepare_project(data_dir: Path) -> tuple[bytes, int]:
     """A migrated database with endpoints, a chair and an open meeting; the token key."""
     from sessions.enums import (
         MeetingKind,
-        MeetingMode,
         MeetingPurpose,
         MeetingStatus,
         RecordingPolicy,
         Role,
     )
-    from sessions.models import Meeting, User, UserRole
+    from sessions.models import User, UserRole
     from sessions.users import hash_password
 
     with project_database(data_dir) as world:
@@ -318,22 +318,22 @@ def prepare_project(data_dir: Path) -> tuple[bytes, int]:
                 role_rows=[UserRole(role=Role.CHAIR)],
             )
         )
-        meeting = Meeting(
-            reference="PH-BENCH",
+        meeting = meetings.build(
             title="Benchmark",
             kind=MeetingKind.AD_HOC,
             purpose=MeetingPurpose.RECEPTION,
-            mode=MeetingMode.ONLINE,
-            planned_start=now,
-            planned_end=now + timedelta(hours=4),
+            start=now,
+            end=now + timedelta(hours=4),
             status=MeetingStatus.OPEN,
             waiting_room=False,
             recording_policy=RecordingPolicy.NEVER,
             quality_profile="high",
             created_at=now,
+            host_site_id=1,
         )
         session.add(meeting)
         session.flush()
+        meeting.reference = meetings.reference_of(meeting, world.zone)
         meeting_id = meeting.id
     return world.token_key, meeting_id
 

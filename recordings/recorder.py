@@ -28,6 +28,7 @@ from recordings.writer import Segment, WriterThread
 from sessions import notifications
 from sessions.clock import Clock
 from sessions.enums import NotificationKind, RecordingStatus, Role
+from sessions.errors import N_
 from sessions.models import Meeting, UserRole
 
 log = logging.getLogger(__name__)
@@ -435,7 +436,11 @@ class MeetingRecorder:
                     db,
                     key=f"recording-failure:{self.meeting_id}:{len(self.gaps)}:user:{user_id}",
                     kind=NotificationKind.TASK,
-                    text=f"Ghi hình bị gián đoạn ({self.title}): {reason}. Hệ thống đang thử lại.",
+                    message=N_(
+                        "The recording of %(title)s was interrupted (the storage reported: "
+                        "%(reason)s). The system keeps retrying."
+                    ),
+                    params={"title": self.title, "reason": reason[:200]},
                     at=self.clock.now(),
                     user_id=user_id,
                     meeting_id=self.meeting_id,

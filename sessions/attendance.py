@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
+from sessions import audit, labels
 from sessions.enums import AttendanceOutcome
 from sessions.ids import whole_number
-from sessions.models import Attendance
+from sessions.models import Attendance, Meeting
 
 
 def subject_columns(subject: str) -> dict[str, int | None]:
@@ -65,3 +67,37 @@ async def record_interruption(db: AsyncSession, attendance_id: int) -> None:
         .where(Attendance.id == attendance_id)
         .values(interruptions=Attendance.interruptions + 1)
     )
+
+
+async def mark_absent(db: AsyncSession, meeting_id: int, now: datetime) -> int:
+    """An attendance row 'absent' for every endpoint of the meeting that never joined."""
+    meeting = await db.scalar(
+        select(Meeting).where(Meeting.id == meeting_id).options(selectinload(Meeting.sites))
+    )
+    if meeting is None:
+        return 0
+    added = 0
+    for ms in meeting.sites:
+        came = await db.scalar(
+            select(
+                exists().where(
+                    Attendance.meeting_id == meeting_id, Attendance.site_id == ms.site_id
+                )
+            )
+        )
+        if came:
+            continue
+        db.add(
+            Attendance(
+                meeting_id=meeting_id,
+                site_id=ms.site_id,
+                display_name=ms.site.name,
+                role_label=labels.label(ms.role),
+                outcome=AttendanceOutcome.ABSENT,
+            )
+        )
+        added += 1
+    await db.flush()
+    if added:
+        await audit.record(db, now, None, "meeting.absent", "meeting", meeting_id, {"sites": added})
+    return added

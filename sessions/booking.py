@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import audit
+from sessions import audit, labels, meetings
 from sessions.enums import (
     MeetingKind,
     MeetingMode,
     MeetingPurpose,
-    MeetingSiteRole,
     MeetingStatus,
     PartyRole,
     RecordingPolicy,
@@ -111,7 +110,8 @@ async def clashes(
     *,
     ignore_meeting: int | None = None,
 ) -> list[tuple[str, Meeting]]:
-    """Active meetings overlapping [start, end) that share an endpoint or the chair."""
+    """Active meetings overlapping [start, end) that share an endpoint or the chair (urgent
+    rooms aside: they are unplanned and must not block the offices' bookings)."""
     shares: list[ColumnElement[bool]] = [
         Meeting.id.in_(
             select(MeetingSite.meeting_id).where(MeetingSite.site_id.in_(list(site_ids)))
@@ -121,6 +121,8 @@ async def clashes(
         shares.append(Meeting.chair_id == chair_id)
     overlapping = select(Meeting).where(
         Meeting.status.in_(ACTIVE),
+        # An urgent room (a crowd in Hanoi) never holds the offices' calendars.
+        Meeting.purpose != MeetingPurpose.CROWD,
         Meeting.planned_start < end,
         Meeting.planned_end > start,
         or_(*shares),
@@ -268,47 +270,47 @@ async def book(
         )
         raise InvalidInput(checked.errors, checked.params)
 
-    meeting = Meeting(
-        reference="",
-        case_id=case.id if case else None,
-        title=title,
-        kind=kind,
-        purpose=purpose,
-        ad_hoc_reason=draft.ad_hoc_reason.strip() or None,
-        mode=mode,
-        chair_id=chair.id if chair else None,
-        secretary_id=secretary.id if secretary else None,
-        planned_start=start,
-        planned_end=end,
-        status=status,
-        legal_basis=draft.legal_basis.strip(),
-        waiting_room=draft.waiting_room,
-        recording_policy=policy,
-        quality_profile=draft.quality_profile,
-        created_at=now,
-        created_by_id=actor_id,
-        sites=[MeetingSite(site_id=host_id, role=MeetingSiteRole.HOST)]
-        + [MeetingSite(site_id=i, role=MeetingSiteRole.PARTICIPANT) for i in participant_ids],
-        invitees=[
-            MeetingInvitee(
-                party_id=p.id,
-                display_name=p.shown_name,  # a denouncer under the pseudonym
-                role_label=_party_label(p.role),
-            )
-            for p in parties
-        ]
-        + [
-            MeetingInvitee(
-                display_name=name,
-                role_label=role or "Người tham gia",
-                site_id=other_sites[code].id if code else None,
-            )
-            for name, role, code in others
-        ],
+    meeting = await meetings.add(
+        db,
+        meetings.build(
+            title=title,
+            purpose=purpose,
+            start=start,
+            end=end,
+            host_site_id=host_id,
+            participant_site_ids=participant_ids,
+            created_at=now,
+            kind=kind,
+            mode=mode,
+            status=status,
+            case_id=case.id if case else None,
+            chair_id=chair.id if chair else None,
+            secretary_id=secretary.id if secretary else None,
+            created_by_id=actor_id,
+            legal_basis=draft.legal_basis.strip(),
+            ad_hoc_reason=draft.ad_hoc_reason.strip() or None,
+            waiting_room=draft.waiting_room,
+            recording_policy=policy,
+            quality_profile=draft.quality_profile,
+            invitees=[
+                MeetingInvitee(
+                    party_id=p.id,
+                    display_name=p.shown_name,  # a denouncer under the pseudonym
+                    role_label=labels.party_label(p.role),
+                )
+                for p in parties
+            ]
+            + [
+                MeetingInvitee(
+                    display_name=name,
+                    role_label=role or labels.label(RoomRole.PARTICIPANT),
+                    site_id=other_sites[code].id if code else None,
+                )
+                for name, role, code in others
+            ],
+        ),
+        zone,
     )
-    db.add(meeting)
-    await db.flush()
-    meeting.reference = f"PH-{start.astimezone(zone):%Y%m%d}-{meeting.id:04d}"
     await audit.record(
         db,
         now,
@@ -319,22 +321,6 @@ async def book(
         {"reference": meeting.reference, "case": meeting.case_id, "sites": all_ids},
     )
     return meeting
-
-
-_PARTY_LABELS = {
-    PartyRole.COMPLAINANT: "Người khiếu nại",
-    PartyRole.RESPONDENT: "Người bị khiếu nại",
-    PartyRole.ACCUSED: "Người bị tố cáo",
-    PartyRole.PETITIONER: "Người kiến nghị, phản ánh",
-    PartyRole.REPRESENTATIVE: "Người đại diện",
-    PartyRole.LAWYER: "Luật sư",
-    PartyRole.INTERESTED_PARTY: "Người có quyền, nghĩa vụ liên quan",
-    PartyRole.DENOUNCER: "Người tham gia",  # never reveal the role of a protected person
-}
-
-
-def _party_label(role: PartyRole) -> str:
-    return _PARTY_LABELS[role]
 
 
 async def check_endpoints(
@@ -392,9 +378,7 @@ def join_links(meeting: Meeting, key: bytes, valid_hours: int) -> list[JoinLink]
             role=RoomRole.SITE,
             expires=expires,
             site_id=ms.site_id,
-            role_label="Điểm cầu chính"
-            if ms.role is MeetingSiteRole.HOST
-            else "Điểm cầu thành phần",
+            role_label=labels.label(ms.role),
         )
         links.append(JoinLink(ms.site.name, claims.role_label, f"/join/{sign(claims, key)}"))
     for invitee in meeting.invitees:

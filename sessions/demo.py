@@ -6,21 +6,21 @@ Names are invented; places and procedure follow DOMAIN.md. Loading twice adds no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import cases, sites, users
+from sessions import cases, labels, lifecycle, meetings, sites, urgent, users
 from sessions.enums import (
     AttendanceOutcome,
     CaseStatus,
     MeetingKind,
-    MeetingMode,
     MeetingPurpose,
     MeetingSiteRole,
     MeetingStatus,
+    PartyRole,
     RecordingPolicy,
     Role,
 )
@@ -28,12 +28,11 @@ from sessions.identity import IdentityVault
 from sessions.models import (
     Attendance,
     Case,
-    Meeting,
     MeetingInvitee,
-    MeetingSite,
     Site,
     User,
 )
+from sessions.tokens import RoomRole
 
 DEMO_USERS: tuple[tuple[str, str, str, tuple[Role, ...], str | None], ...] = (
     ("lanhdao", "Lương Văn Bình", "Phó Chủ tịch UBND tỉnh", (Role.CHAIR,), None),
@@ -77,9 +76,33 @@ class DemoResult:
     usernames: tuple[str, ...]
 
 
-def _at(day_offset: int, hour: int, minute: int, now: datetime, zone: ZoneInfo) -> datetime:
-    local = now.astimezone(zone) + timedelta(days=day_offset)
-    return local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+def _at(day: date, hour: int, minute: int, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+OFFICE_HOURS = (time(8), time(16))  # a demo meeting about to start falls between these
+
+
+def _working_days(now: datetime, zone: ZoneInfo) -> tuple[date, datetime, date, date]:
+    """The last working day before today; the start of a meeting about to begin in office
+    hours (within the hour today, or the next working morning); the next two working days."""
+    today = now.astimezone(zone).date()
+
+    def step(day: date, direction: int) -> date:
+        day += timedelta(days=direction)
+        while day.weekday() >= 5:
+            day += timedelta(days=direction)
+        return day
+
+    local = now.astimezone(zone)
+    soon = (local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    opens, closes = OFFICE_HOURS
+    if today.weekday() >= 5 or soon.time() > closes:
+        soon = _at(step(today, 1), opens.hour, 0, zone)
+    elif soon.time() < opens:
+        soon = _at(today, opens.hour, 0, zone)
+    first = step(soon.date(), 1)
+    return step(today, -1), soon, first, step(first, 1)
 
 
 async def load_demo(
@@ -232,102 +255,89 @@ async def load_demo(
     )
     chair = by_name["lanhdao"]
     secretary = by_name["thuky"]
-    meetings = [
-        Meeting(
-            reference="PH-DEMO-1",
+    # Demo meetings fall in office hours in the province's zone, whenever the demo is loaded:
+    # the last working day, the next ones, and a meeting about to start within today's hours.
+    yesterday, soon, later, after = _working_days(now, zone)
+    planned = [
+        meetings.build(
             case_id=land.id,
             title="Đối thoại giải quyết khiếu nại về bồi thường thu hồi đất",
             kind=MeetingKind.SCHEDULED,
             purpose=MeetingPurpose.DIALOGUE,
-            mode=MeetingMode.ONLINE,
             chair_id=chair.id,
             secretary_id=secretary.id,
-            planned_start=_at(-1, 8, 0, now, zone),
-            planned_end=_at(-1, 10, 0, now, zone),
+            start=_at(yesterday, 8, 0, zone),
+            end=_at(yesterday, 10, 0, zone),
             status=MeetingStatus.ENDED,
-            opened_at=_at(-1, 7, 45, now, zone),
-            started_at=_at(-1, 8, 2, now, zone),
-            ended_at=_at(-1, 9, 48, now, zone),
             legal_basis="Luật Khiếu nại 2011, Điều 30; Nghị định 124/2020/NĐ-CP",
             recording_policy=RecordingPolicy.ALWAYS,
-            sites=[
-                MeetingSite(
-                    site_id=province.id,
-                    role=MeetingSiteRole.HOST,
-                    responsible_official="Lương Văn Bình",
-                ),
-                MeetingSite(
-                    site_id=commune_a.id,
-                    role=MeetingSiteRole.PARTICIPANT,
-                    responsible_official="Chủ tịch UBND xã",
-                ),
-            ],
+            host_site_id=province.id,
+            participant_site_ids=[commune_a.id],
+            officials={province.id: "Lương Văn Bình", commune_a.id: "Chủ tịch UBND xã"},
             invitees=[
                 MeetingInvitee(
-                    display_name="Hoàng Văn Sáng", role_label="Người đại diện", site_id=commune_a.id
+                    display_name="Hoàng Văn Sáng",
+                    role_label=labels.label(PartyRole.REPRESENTATIVE),
+                    site_id=commune_a.id,
                 ),
             ],
+            created_at=now,
+            created_by_id=officer.id,
         ),
-        Meeting(
-            reference="PH-DEMO-2",
-            case_id=None,
+        meetings.build(
             title="Tiếp công dân định kỳ của lãnh đạo UBND tỉnh",
             kind=MeetingKind.SCHEDULED,
             purpose=MeetingPurpose.RECEPTION,
-            mode=MeetingMode.ONLINE,
             chair_id=chair.id,
             secretary_id=secretary.id,
-            planned_start=now + timedelta(hours=2),
-            planned_end=now + timedelta(hours=4),
+            start=soon,
+            end=soon + timedelta(hours=2),
             legal_basis="Luật Tiếp công dân 2013, Điều 18; Kế hoạch 67/KH-UBND",
-            sites=[
-                MeetingSite(site_id=province.id, role=MeetingSiteRole.HOST),
-                MeetingSite(site_id=dong_kinh.id, role=MeetingSiteRole.PARTICIPANT),
-                MeetingSite(site_id=central.id, role=MeetingSiteRole.PARTICIPANT),
-            ],
+            host_site_id=province.id,
+            participant_site_ids=[dong_kinh.id, central.id],
+            created_at=now,
+            created_by_id=officer.id,
         ),
-        Meeting(
-            reference="PH-DEMO-3",
+        meetings.build(
             case_id=second.id,
             title="Đối thoại khiếu nại lần hai về tranh chấp đất rừng",
             kind=MeetingKind.SCHEDULED,
             purpose=MeetingPurpose.DIALOGUE,
-            mode=MeetingMode.ONLINE,
             chair_id=chair.id,
             secretary_id=secretary.id,
-            planned_start=_at(2, 8, 30, now, zone),
-            planned_end=_at(2, 10, 30, now, zone),
+            start=_at(after, 8, 30, zone),
+            end=_at(after, 10, 30, zone),
             legal_basis="Luật Khiếu nại 2011, Điều 39",
-            sites=[
-                MeetingSite(site_id=province.id, role=MeetingSiteRole.HOST),
-                MeetingSite(site_id=commune_a.id, role=MeetingSiteRole.PARTICIPANT),
-            ],
+            host_site_id=province.id,
+            participant_site_ids=[commune_a.id],
+            created_at=now,
+            created_by_id=officer.id,
         ),
-        Meeting(
-            reference="PH-DEMO-4",
+        meetings.build(
             case_id=denunciation.id,
             title="Làm việc xác minh nội dung tố cáo",
-            kind=MeetingKind.REGULAR,
             purpose=MeetingPurpose.RECEPTION,
-            mode=MeetingMode.ONLINE,
             chair_id=by_name["truongban"].id,
-            planned_start=_at(1, 14, 0, now, zone),
-            planned_end=_at(1, 15, 0, now, zone),
-            status=MeetingStatus.CANCELLED,
-            cancelled_at=now,
-            cancel_reason="Đổi sang làm việc trực tiếp tại trụ sở",
-            sites=[
-                MeetingSite(site_id=province.id, role=MeetingSiteRole.HOST),
-                MeetingSite(site_id=commune_b.id, role=MeetingSiteRole.PARTICIPANT),
-            ],
+            start=_at(later, 14, 0, zone),
+            end=_at(later, 15, 0, zone),
+            host_site_id=province.id,
+            participant_site_ids=[commune_b.id],
+            created_at=now,
+            created_by_id=officer.id,
         ),
     ]
-    for meeting in meetings:
-        meeting.created_at = now
-        meeting.created_by_id = officer.id
-        db.add(meeting)
-    await db.flush()
-    past = meetings[0]
+    for meeting in planned:
+        await meetings.add(db, meeting, zone)
+    past = planned[0]
+    past.opened_at = _at(yesterday, 7, 45, zone)
+    past.started_at = _at(yesterday, 8, 2, zone)
+    past.ended_at = _at(yesterday, 9, 48, zone)
+    lifecycle.transition(
+        planned[3], MeetingStatus.CANCELLED, now, reason="Đổi sang làm việc trực tiếp tại trụ sở"
+    )
+    await urgent.set_roster(
+        db, {chair.id: 1, by_name["truongban"].id: 2}, at=now, actor_id=officer.id
+    )
     db.add_all(
         [
             Attendance(
@@ -335,19 +345,19 @@ async def load_demo(
                 site_id=province.id,
                 user_id=chair.id,
                 display_name=chair.full_name,
-                role_label="Người chủ trì",
-                joined_at=_at(-1, 7, 58, now, zone),
-                left_at=_at(-1, 9, 48, now, zone),
+                role_label=labels.label(RoomRole.CHAIR),
+                joined_at=_at(yesterday, 7, 58, zone),
+                left_at=_at(yesterday, 9, 48, zone),
                 outcome=AttendanceOutcome.LEFT,
-                recording_notice_ack_at=_at(-1, 7, 58, now, zone),
+                recording_notice_ack_at=_at(yesterday, 7, 58, zone),
             ),
             Attendance(
                 meeting_id=past.id,
                 site_id=commune_a.id,
                 display_name=commune_a.name,
-                role_label="Điểm cầu thành phần",
-                joined_at=_at(-1, 7, 55, now, zone),
-                left_at=_at(-1, 9, 48, now, zone),
+                role_label=labels.label(MeetingSiteRole.PARTICIPANT),
+                joined_at=_at(yesterday, 7, 55, zone),
+                left_at=_at(yesterday, 9, 48, zone),
                 outcome=AttendanceOutcome.LEFT,
                 interruptions=1,
             ),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessions import labels
 from sessions.enums import MeetingSiteRole
 from sessions.errors import N_, PermissionDenied
 from sessions.ids import parse_id
@@ -16,13 +17,6 @@ from sessions.tokens import JoinClaims, RoomRole
 
 TOKEN_HOURS = 12  # a kiosk's token (fetched again on every poll)
 USER_TOKEN_MARGIN = timedelta(hours=2)  # past the planned end, for meetings that run over
-ROLE_LABELS = {
-    RoomRole.CHAIR: "Người chủ trì",
-    RoomRole.OFFICER: "Người tiếp công dân",
-    RoomRole.SECRETARY: "Thư ký",
-    RoomRole.SITE: "Điểm cầu",
-    RoomRole.PARTICIPANT: "Người tham gia",
-}
 
 
 def room_role(user: User, meeting: Meeting) -> RoomRole:
@@ -54,7 +48,7 @@ def claims_for_user(
         role=role,
         expires=int(max(until, now + timedelta(minutes=5)).timestamp()),
         site_id=site_id,
-        role_label=user.position or ROLE_LABELS[role],
+        role_label=user.position or labels.label(role),
         web_session=web_session.id,
     )
 
@@ -71,7 +65,7 @@ def claims_for_site(site: Site, meeting: Meeting, now: datetime) -> JoinClaims:
         role=RoomRole.SITE,
         expires=int((now + timedelta(hours=TOKEN_HOURS)).timestamp()),
         site_id=site.id,
-        role_label="Điểm cầu chính" if host else "Điểm cầu thành phần",
+        role_label=labels.label(MeetingSiteRole.HOST if host else MeetingSiteRole.PARTICIPANT),
     )
 
 

@@ -12,14 +12,17 @@ twice or two nodes racing cannot apply a transition twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.enums import MeetingStatus
+from sessions import attendance, audit, notifications
+from sessions.enums import MeetingStatus, NotificationKind
 from sessions.errors import N_, TransitionRefused
 from sessions.models import Meeting
+from sessions.timing import Timing
 
 S = MeetingStatus
 
@@ -100,3 +103,77 @@ async def guarded_update(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---- the timetable's part: opening and ending rooms on time ---------------------------------
+# Each may run twice, late, or on two nodes at once: the change is one guarded UPDATE.
+
+
+async def open_meeting(db: AsyncSession, meeting_id: int, now: datetime, timing: Timing) -> bool:
+    """Open one meeting's room if it is due and not yet open (or cancelled, or over)."""
+    meeting = await db.get(Meeting, meeting_id)
+    if meeting is None or meeting.status is not S.SCHEDULED:
+        return False
+    if not (meeting.planned_start - timing.lead <= now < meeting.planned_end):
+        return False
+    if not await guarded_update(db, meeting_id, S.OPEN, now):
+        return False
+    await audit.record(db, now, None, "meeting.open", "meeting", meeting_id, {"by": "scheduler"})
+    for user_id in {meeting.chair_id, meeting.secretary_id} - {None}:
+        await notifications.notify(
+            db,
+            key=f"open:{meeting_id}:user:{user_id}",
+            kind=NotificationKind.MEETING_OPEN,
+            message=N_("The meeting room is open: %(title)s"),
+            params={"title": meeting.title},
+            at=now,
+            user_id=user_id,
+            meeting_id=meeting_id,
+        )
+    return True
+
+
+async def open_due(db: AsyncSession, now: datetime, timing: Timing) -> list[int]:
+    """Open every meeting whose opening time passed while its window is still open (after a
+    restart or a missed timer too)."""
+    due = await db.scalars(
+        select(Meeting.id).where(
+            Meeting.status == S.SCHEDULED,
+            Meeting.planned_start <= now + timing.lead,
+            Meeting.planned_end > now,
+        )
+    )
+    return [mid for mid in list(due) if await open_meeting(db, mid, now, timing)]
+
+
+async def end_meeting(
+    db: AsyncSession,
+    meeting_id: int,
+    now: datetime,
+    *,
+    by: str = "scheduler",
+    actor_id: int | None = None,
+) -> bool:
+    """End an open or live meeting and mark the endpoints that never came as absent."""
+    if not await guarded_update(db, meeting_id, S.ENDED, now):
+        return False
+    await audit.record(db, now, actor_id, "meeting.end", "meeting", meeting_id, {"by": by})
+    await attendance.mark_absent(db, meeting_id, now)
+    return True
+
+
+async def end_due(
+    db: AsyncSession, now: datetime, timing: Timing, occupancy: Callable[[int], int]
+) -> list[int]:
+    """End rooms whose planned end plus grace has passed, once nobody is left in them."""
+    due = await db.scalars(
+        select(Meeting.id).where(
+            Meeting.status.in_([S.OPEN, S.LIVE]),
+            Meeting.planned_end <= now - timing.grace,
+        )
+    )
+    ended = []
+    for meeting_id in list(due):
+        if occupancy(meeting_id) == 0 and await end_meeting(db, meeting_id, now):
+            ended.append(meeting_id)
+    return ended

@@ -1,8 +1,10 @@
-"""Meetings: look-up and the state changes a person asks for (the lifecycle itself is in
-``sessions.lifecycle``)."""
+"""Meetings: the one builder every meeting is made with, look-up, and the state changes a
+person asks for (the lifecycle itself is in ``sessions.lifecycle``)."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -12,9 +14,98 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from sessions import audit, lifecycle
-from sessions.enums import MeetingStatus
+from sessions.enums import (
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    RecordingPolicy,
+)
 from sessions.errors import N_, NotFound
 from sessions.models import Attendance, Case, Meeting, MeetingInvitee, MeetingSite
+
+
+def build(
+    *,
+    title: str,
+    purpose: MeetingPurpose,
+    start: datetime,
+    end: datetime,
+    host_site_id: int,
+    participant_site_ids: Iterable[int] = (),
+    created_at: datetime,
+    kind: MeetingKind = MeetingKind.REGULAR,
+    mode: MeetingMode = MeetingMode.ONLINE,
+    status: MeetingStatus = MeetingStatus.SCHEDULED,
+    case_id: int | None = None,
+    chair_id: int | None = None,
+    secretary_id: int | None = None,
+    created_by_id: int | None = None,
+    legal_basis: str = "",
+    ad_hoc_reason: str | None = None,
+    waiting_room: bool = True,
+    recording_policy: RecordingPolicy = RecordingPolicy.ALWAYS,
+    quality_profile: str = "standard",
+    invitees: Iterable[MeetingInvitee] = (),
+    schedule_id: int | None = None,
+    occurrence: date | None = None,
+    officials: Mapping[int, str] | None = None,
+) -> Meeting:
+    """A new meeting (not yet added): the host endpoint first, each other endpoint once;
+    ``officials`` names the official responsible at an endpoint. :func:`add` files it and
+    gives it its reference."""
+    others = list(dict.fromkeys(i for i in participant_site_ids if i != host_site_id))
+    responsible = officials or {}
+    return Meeting(
+        reference=f"~{secrets.token_hex(8)}",  # until add() knows the number
+        case_id=case_id,
+        title=title,
+        kind=kind,
+        purpose=purpose,
+        ad_hoc_reason=ad_hoc_reason,
+        mode=mode,
+        chair_id=chair_id,
+        secretary_id=secretary_id,
+        planned_start=start,
+        planned_end=end,
+        status=status,
+        legal_basis=legal_basis,
+        waiting_room=waiting_room,
+        recording_policy=recording_policy,
+        quality_profile=quality_profile,
+        created_at=created_at,
+        created_by_id=created_by_id,
+        schedule_id=schedule_id,
+        occurrence=occurrence,
+        sites=[
+            MeetingSite(
+                site_id=site_id,
+                role=MeetingSiteRole.HOST
+                if site_id == host_site_id
+                else MeetingSiteRole.PARTICIPANT,
+                responsible_official=responsible.get(site_id),
+            )
+            for site_id in [host_site_id, *others]
+        ],
+        invitees=list(invitees),
+    )
+
+
+def reference_of(meeting: Meeting, zone: ZoneInfo) -> str:
+    """The one reference format: PH (phiên) or DX (đoàn đông người, the urgent link), the
+    local day of the planned start, the meeting number."""
+    prefix = "DX" if meeting.purpose is MeetingPurpose.CROWD else "PH"
+    return f"{prefix}-{meeting.planned_start.astimezone(zone):%Y%m%d}-{meeting.id:04d}"
+
+
+async def add(db: AsyncSession, meeting: Meeting, zone: ZoneInfo) -> Meeting:
+    """File a built meeting and give it its reference."""
+    db.add(meeting)
+    await db.flush()
+    meeting.reference = reference_of(meeting, zone)
+    await db.flush()
+    return meeting
 
 
 async def get_meeting(db: AsyncSession, meeting_id: int) -> Meeting:

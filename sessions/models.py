@@ -508,7 +508,9 @@ class Notification(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     kind: Mapped[NotificationKind] = mapped_column(enum_column(NotificationKind))
-    text: Mapped[str] = mapped_column(Text)
+    # A catalog message id and its parameters, shown in each reader's language.
+    message: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Makes creating the same notice twice (a job firing twice) a no-op.
     dedupe_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,11 +1,15 @@
 """In-app notifications for people (staff dashboards) and endpoints (their kiosks), and the
-e-mail copy when an SMTP server is configured. Creating the same notice twice is a no-op."""
+e-mail copy when an SMTP server is configured. Creating the same notice twice is a no-op.
+
+A notice stores a message id (an English catalog msgid) and its parameters, never a sentence:
+each page, kiosk and e-mail shows it in its reader's language."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import smtplib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -26,7 +30,8 @@ async def notify(
     *,
     key: str,
     kind: NotificationKind,
-    text: str,
+    message: str,
+    params: Mapping[str, str | int] | None = None,
     at: datetime,
     user_id: int | None = None,
     site_id: int | None = None,
@@ -41,7 +46,8 @@ async def notify(
                 Notification(
                     dedupe_key=key[:200],
                     kind=kind,
-                    text=text,
+                    message=message,
+                    params=dict(params or {}),
                     created_at=at,
                     user_id=user_id,
                     site_id=site_id,
@@ -84,11 +90,24 @@ async def mark_read(db: AsyncSession, user_id: int, notification_id: int, at: da
     )
 
 
+# Shows a notice in the server's language (the web layer gives it the catalogs).
+Render = Callable[[Notification], str]
+
+
+def untranslated(notification: Notification) -> str:
+    """A notice in its message id's own words (English), for a mailer given no catalogs."""
+    try:
+        return notification.message % notification.params
+    except (KeyError, TypeError, ValueError):
+        return notification.message
+
+
 @dataclass(frozen=True)
 class Mailer:
     """Sends notices by e-mail through the configured SMTP server (blocking I/O in a thread)."""
 
     settings: Settings
+    render: Render = untranslated
 
     @property
     def enabled(self) -> bool:
@@ -127,10 +146,9 @@ class Mailer:
         for notification, email in rows:
             if not email:
                 continue
+            text = self.render(notification)
             try:
-                await asyncio.to_thread(
-                    self._send, email, "[Điểm cầu] " + notification.text[:80], notification.text
-                )
+                await asyncio.to_thread(self._send, email, f"[Điểm cầu] {text[:80]}", text)
             except (OSError, smtplib.SMTPException) as exc:
                 log.warning("could not e-mail notification %s: %s", notification.id, exc)
                 break  # the server is unreachable; try again on the next sweep

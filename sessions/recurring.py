@@ -1,21 +1,36 @@
-"""Recurring reception days (tiếp công dân định kỳ): defining them; ``sessions.timetable``
-creates their meetings ahead of time."""
+"""Recurring reception days (tiếp công dân định kỳ): defining and stopping them, and creating
+their meetings ahead of time (idempotent: a meeting has a unique (schedule, date), so two runs
+or two nodes create each day once)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 
+from dateutil import rrule
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import audit
-from sessions.booking import Checked, check_endpoints, check_person
-from sessions.enums import RecordingPolicy, Recurrence, Role
-from sessions.errors import N_, InvalidInput
+from sessions import audit, meetings, notifications
+from sessions.booking import Checked, check_endpoints, check_person, clashes
+from sessions.enums import (
+    MeetingKind,
+    MeetingPurpose,
+    MeetingStatus,
+    NotificationKind,
+    RecordingPolicy,
+    Recurrence,
+    Role,
+)
+from sessions.errors import N_, InvalidInput, NotFound
 from sessions.ids import whole_number
-from sessions.models import DutyRosterEntry, ReceptionSchedule, User
+from sessions.models import Meeting, ReceptionSchedule, UserRole
+from sessions.timing import Timing
+
+LEGAL_BASIS = "Luật Tiếp công dân 2013, Điều 12 và 18 (tiếp công dân định kỳ)"
+CLASH_REASON = N_("Clashes with another meeting booked first")
 
 
 @dataclass(frozen=True)
@@ -96,29 +111,129 @@ async def create_schedule(
     return schedule
 
 
-async def set_roster(
-    db: AsyncSession, ranks: dict[int, int | None], *, at: datetime, actor_id: int | None
-) -> None:
-    """Replace the duty roster: leader id → rank (1 is alerted first), None to leave it out."""
-    for user_id, rank in ranks.items():
-        user = await db.get(User, user_id)
-        if user is None or Role.CHAIR not in user.roles:
-            raise InvalidInput({"roster": N_("Only leaders can be on the duty roster.")})
-        if rank is not None and not 1 <= rank <= 20:
-            raise InvalidInput({"roster": N_("A rank is a number from 1 to 20.")})
-    for entry in list(await db.scalars(select(DutyRosterEntry))):
-        await db.delete(entry)
-    await db.flush()
-    for user_id, rank in ranks.items():
-        if rank is not None:
-            db.add(DutyRosterEntry(user_id=user_id, rank=rank))
-    await db.flush()
-    await audit.record(
-        db,
-        at,
-        actor_id,
-        "duty.roster",
-        "roster",
-        "duty",
-        {str(k): v for k, v in ranks.items() if v is not None},
+async def stop_schedule(
+    db: AsyncSession, schedule_id: int, *, at: datetime, actor_id: int | None
+) -> ReceptionSchedule:
+    """No more meetings are created for this reception day (those created stay)."""
+    schedule = await db.get(ReceptionSchedule, schedule_id)
+    if schedule is None:
+        raise NotFound(N_("There is no such reception day."))
+    if schedule.active:
+        schedule.active = False
+        await audit.record(db, at, actor_id, "schedule.stop", "schedule", schedule.id)
+    return schedule
+
+
+def occurrences(schedule: ReceptionSchedule, first: date, last: date) -> Iterator[date]:
+    """The days of a reception schedule from ``first`` to ``last``. Monthly on the 29th–31st
+    falls on a shorter month's last day (the earlier of "that day" and "the last day")."""
+    start = datetime.combine(first, time())
+    until = datetime.combine(last, time())
+    if schedule.recurrence is Recurrence.WEEKLY:
+        rule = rrule.rrule(rrule.WEEKLY, byweekday=schedule.weekday, dtstart=start, until=until)
+    elif schedule.day_of_month is not None:
+        rule = rrule.rrule(
+            rrule.MONTHLY,
+            bymonthday=(schedule.day_of_month, -1),
+            bysetpos=1,
+            dtstart=start,
+            until=until,
+        )
+    else:
+        return
+    for moment in rule:
+        yield moment.date()
+
+
+async def materialize(db: AsyncSession, now: datetime, timing: Timing) -> list[int]:
+    """Create the meetings of every recurring reception day up to the horizon; a day that
+    clashes with a meeting booked first is created cancelled and the officers are told."""
+    created = []
+    today = now.astimezone(timing.zone).date()
+    last = today + timedelta(days=timing.horizon_days)
+    schedules = await db.scalars(
+        select(ReceptionSchedule).where(ReceptionSchedule.active.is_(True))
     )
+    for schedule in list(schedules):
+        hour, minute = (int(x) for x in schedule.start_local.split(":"))
+        for day in occurrences(schedule, today, last):
+            start = datetime.combine(day, time(hour, minute), tzinfo=timing.zone)
+            end = start + timedelta(minutes=schedule.duration_minutes)
+            if end <= now:
+                continue
+            known = await db.scalar(
+                select(Meeting.id).where(
+                    Meeting.schedule_id == schedule.id,
+                    Meeting.occurrence == day,
+                )
+            )
+            if known is not None:
+                continue
+            site_ids = [schedule.host_site_id, *schedule.participant_site_ids]
+            clash = await clashes(db, start, end, site_ids, schedule.chair_id)
+            meeting = meetings.build(
+                title=schedule.title,
+                purpose=MeetingPurpose.RECEPTION,
+                kind=MeetingKind.SCHEDULED,
+                start=start,
+                end=end,
+                host_site_id=schedule.host_site_id,
+                participant_site_ids=schedule.participant_site_ids,
+                created_at=now,
+                chair_id=schedule.chair_id,
+                status=MeetingStatus.CANCELLED if clash else MeetingStatus.SCHEDULED,
+                legal_basis=LEGAL_BASIS,
+                waiting_room=schedule.waiting_room,
+                recording_policy=schedule.recording_policy,
+                schedule_id=schedule.id,
+                occurrence=day,
+            )
+            if clash:
+                meeting.cancelled_at = now
+                meeting.cancel_reason = CLASH_REASON
+            try:
+                async with db.begin_nested():
+                    await meetings.add(db, meeting, timing.zone)
+            except IntegrityError:
+                continue  # another node created this occurrence first
+            await audit.record(
+                db,
+                now,
+                None,
+                "schedule.materialize",
+                "meeting",
+                meeting.id,
+                {"schedule": schedule.id, "date": day.isoformat(), "clash": bool(clash)},
+            )
+            if clash:
+                await _tell_officers(db, now, schedule, day, clash[0][1].title, meeting.id)
+            else:
+                created.append(meeting.id)
+    return created
+
+
+async def _tell_officers(
+    db: AsyncSession,
+    now: datetime,
+    schedule: ReceptionSchedule,
+    day: date,
+    other: str,
+    meeting_id: int,
+) -> None:
+    officers = await db.scalars(
+        select(UserRole.user_id).where(UserRole.role.in_([Role.OFFICER, Role.ADMIN]))
+    )
+    for user_id in set(officers):
+        await notifications.notify(
+            db,
+            key=f"schedule-clash:{schedule.id}:{day}:user:{user_id}",
+            kind=NotificationKind.TASK,
+            message=N_(
+                "The reception day “%(title)s” on %(day)s clashes with “%(other)s”: it was "
+                "marked cancelled and needs rearranging."
+            ),
+            params={"title": schedule.title, "day": f"{day:%d/%m/%Y}", "other": other},
+            at=now,
+            user_id=user_id,
+            meeting_id=meeting_id,
+        )

@@ -3,41 +3,34 @@
 At start-up every timer is rebuilt from the meetings table, then one sweep runs, so whatever fell
 due while the server was down happens now (a room whose window is still open is opened; reminders
 are sent; an empty overdue room is ended). While running, date jobs fire at the exact moments and
-a sweep every ``SWEEP_SECONDS`` catches anything a timer missed. Each job is a guarded change in
-``sessions.timetable``: firing twice, or on two nodes at once, changes nothing the second time.
+a sweep every ``SWEEP_SECONDS`` catches anything a timer missed. Each job is a guarded change
+owned by its feature (``lifecycle`` opens and ends rooms, ``reminders``, ``recurring`` creates
+reception days, ``urgent`` escalates and closes urgent calls): firing twice, or on two nodes at
+once, changes nothing the second time. Each step of a sweep has its own transaction, so one that
+fails leaves the others done.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sessions import timetable
+from sessions import lifecycle, recurring, reminders, urgent
 from sessions.clock import Clock
 from sessions.enums import MeetingStatus
-from sessions.models import Meeting
-from sessions.notifications import Mailer
+from sessions.models import Meeting, UrgentCall
+from sessions.notifications import Mailer, Render, untranslated
 from sessions.settings import Settings
+from sessions.timing import Timing
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 S = MeetingStatus
-
-
-def timing_from(settings: Settings) -> timetable.Timing:
-    return timetable.Timing(
-        lead=timedelta(minutes=settings.room_lead_minutes),
-        grace=timedelta(minutes=settings.end_grace_minutes),
-        reminders=tuple(timedelta(minutes=int(m)) for m in settings.reminder_minutes),
-        escalation=timedelta(minutes=settings.urgent_escalation_minutes),
-        horizon_days=settings.recurrence_horizon_days,
-        zone=settings.zone,
-    )
 
 
 class MeetingScheduler:
@@ -49,11 +42,12 @@ class MeetingScheduler:
         *,
         occupancy: Callable[[int], int] = lambda meeting_id: 0,
         on_ended: Callable[[int], Awaitable[None]] | None = None,
+        render: Render = untranslated,
     ) -> None:
         self._db = db
         self.clock = clock
-        self.timing = timing_from(settings)
-        self.mailer = Mailer(settings)
+        self.timing = Timing.of(settings)
+        self.mailer = Mailer(settings, render)
         self._occupancy = occupancy
         self._on_ended = on_ended
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -145,42 +139,53 @@ class MeetingScheduler:
 
     async def _open(self, meeting_id: int) -> None:
         async with self._db() as db, db.begin():
-            await timetable.open_meeting(db, meeting_id, self.clock.now(), self.timing)
+            await lifecycle.open_meeting(db, meeting_id, self.clock.now(), self.timing)
 
     async def _remind(self, meeting_id: int) -> None:
         async with self._db() as db, db.begin():
-            await timetable.send_reminders(db, self.clock.now(), self.timing)
+            await reminders.send_reminders(db, self.clock.now(), self.timing)
 
     async def _end(self, meeting_id: int) -> None:
         await self.sweep()
 
     async def sweep(self) -> dict[str, list[int] | int]:
-        """Everything that is due now, in one pass; safe to run at any time, on any node."""
+        """Everything that is due now, in one pass; safe to run at any time, on any node.
+        A step that fails is logged and retried by the next sweep; the others still run."""
         now = self.clock.now()
+        t = self.timing
+        steps: list[tuple[str, Callable[[AsyncSession], Awaitable[list[int] | int]]]] = [
+            ("created", lambda db: recurring.materialize(db, now, t)),
+            ("opened", lambda db: lifecycle.open_due(db, now, t)),
+            ("reminded", lambda db: reminders.send_reminders(db, now, t)),
+            ("ended", lambda db: lifecycle.end_due(db, now, t, self._occupancy)),
+            ("escalated", lambda db: urgent.escalate_urgent(db, now, t)),
+            ("closed_urgent", lambda db: urgent.close_unanswered(db, now, t)),
+            ("emailed", lambda db: self.mailer.send_pending(db, now)),
+        ]
         report: dict[str, list[int] | int] = {}
-        try:
-            async with self._db() as db, db.begin():
-                report["created"] = await timetable.materialize(db, now, self.timing)
-            async with self._db() as db, db.begin():
-                report["opened"] = await timetable.open_due(db, now, self.timing)
-            async with self._db() as db, db.begin():
-                report["reminded"] = await timetable.send_reminders(db, now, self.timing)
-            async with self._db() as db, db.begin():
-                report["ended"] = await timetable.end_due(db, now, self.timing, self._occupancy)
-            async with self._db() as db, db.begin():
-                report["escalated"] = await timetable.escalate_urgent(db, now, self.timing)
-            async with self._db() as db, db.begin():
-                report["emailed"] = await self.mailer.send_pending(db, now)
-        except Exception:
-            log.exception("scheduler sweep failed; the next sweep will retry")
-            return report
-        created = report["created"]
-        assert isinstance(created, list)
-        for meeting_id in created:
+        for name, step in steps:
+            try:
+                async with self._db() as db, db.begin():
+                    report[name] = await step(db)
+            except Exception:
+                log.exception("scheduler step %r failed; the next sweep will retry it", name)
+                report[name] = []
+        for meeting_id in _ids(report["created"]):
             await self.plan_by_id(meeting_id)
-        ended = report["ended"]
-        assert isinstance(ended, list)
+        ended = _ids(report["ended"]) + await self._meetings_of(_ids(report["closed_urgent"]))
         if self._on_ended is not None:
             for meeting_id in ended:
                 await self._on_ended(meeting_id)
         return report
+
+    async def _meetings_of(self, call_ids: list[int]) -> list[int]:
+        if not call_ids:
+            return []
+        async with self._db() as db:
+            return list(
+                await db.scalars(select(UrgentCall.meeting_id).where(UrgentCall.id.in_(call_ids)))
+            )
+
+
+def _ids(value: list[int] | int) -> list[int]:
+    return value if isinstance(value, list) else []

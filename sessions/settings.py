@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import os
 import secrets
 import tomllib
@@ -105,6 +104,7 @@ class Settings:
     end_grace_minutes: int = 15  # an empty room ends this long after the planned end
     reminder_minutes: tuple[str, ...] = ("1440", "15")  # reminders this long before the start
     urgent_escalation_minutes: int = 3  # an unanswered urgent alert goes to the next leader
+    urgent_timeout_minutes: int = 30  # an urgent room nobody accepted ends by itself
     recurrence_horizon_days: int = 35  # recurring reception days are created this far ahead
     join_link_valid_hours: int = 12  # join links work until the planned end plus this
     # E-mail for reminders; off unless smtp_host is set.
@@ -139,6 +139,8 @@ class Settings:
             raise ConfigError("login_max_failures and login_address_max_failures must be >= 1")
         if not 1 <= self.login_lockout_minutes <= 24 * 60:
             raise ConfigError("login_lockout_minutes must be between 1 and 1440")
+        if not 5 <= self.urgent_timeout_minutes <= 24 * 60:
+            raise ConfigError("urgent_timeout_minutes must be between 5 and 1440 minutes")
         for name in ("room_lead_minutes", "end_grace_minutes", "urgent_escalation_minutes"):
             if not 0 <= getattr(self, name) <= 24 * 60:
                 raise ConfigError(f"{name} must be between 0 and 1440 minutes")
@@ -231,6 +233,25 @@ _CONFIGURABLE = [
 _HINTS = typing.get_type_hints(Settings)
 
 
+def _is_list(name: str) -> bool:
+    hint = _HINTS[name]
+    return typing.get_origin(hint) is tuple
+
+
+def _env_value(name: str, raw: str, source: str) -> object:
+    """A list setting in the environment is written exactly as in the configuration file: a
+    TOML array, e.g. ``["1440", "15"]`` or ``[{urls = ["turn:turn.lan:3478"]}]``."""
+    if not _is_list(name):
+        return raw
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{source}: setting {name!r} is a list; write it as in the configuration file, "
+            f'as a TOML array such as ["a", "b"] ({exc})'
+        ) from exc
+
+
 def _convert(name: str, raw: object, source: str) -> object:
     """Convert a TOML or environment value to the type the field declares."""
     hint = _HINTS[name]
@@ -247,8 +268,6 @@ def _convert(name: str, raw: object, source: str) -> object:
         if name == "ice_servers":
             return _ice_servers(raw)
         if hint == tuple[str, ...]:
-            if isinstance(raw, str):
-                return tuple(part.strip() for part in raw.split(",") if part.strip())
             if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
                 return tuple(raw)
             raise ValueError(f"expected a list of text values, got {raw!r}")
@@ -277,14 +296,6 @@ def _convert(name: str, raw: object, source: str) -> object:
 
 
 def _periods(raw: object) -> tuple[ElectionPeriod, ...]:
-    if isinstance(raw, str):
-        # Environment form: "before=2026-01-01..2026-03-14;during=2026-03-15..2026-03-15"
-        items: list[dict[str, object]] = []
-        for part in filter(None, (p.strip() for p in raw.split(";"))):
-            period_name, _, span = part.partition("=")
-            first, _, last = span.partition("..")
-            items.append({"name": period_name, "start": first, "end": last})
-        raw = items
     if not isinstance(raw, list):
         raise ValueError("expected a list of {name, start, end} tables")
     periods = []
@@ -304,9 +315,6 @@ def _periods(raw: object) -> tuple[ElectionPeriod, ...]:
 
 
 def _ice_servers(raw: object) -> tuple[IceServer, ...]:
-    if isinstance(raw, str):
-        # Environment form: JSON, e.g. [{"urls": ["turn:turn.lan:3478"], "username": "u", ...}]
-        raw = json.loads(raw) if raw.strip() else []
     if not isinstance(raw, list):
         raise ValueError("expected a list of {urls, username, credential} tables")
     servers = []
@@ -368,7 +376,8 @@ def load_settings(
     for f in _CONFIGURABLE:
         key = ENV_PREFIX + f.name.upper()
         if key in env:
-            values[f.name] = _convert(f.name, env[key], f"environment variable {key}")
+            source = f"environment variable {key}"
+            values[f.name] = _convert(f.name, _env_value(f.name, env[key], source), source)
     values.update(overrides or {})
     base = Settings(**values)  # type: ignore[arg-type]
     keys = load_secrets(base.data_dir, create=create_secrets)

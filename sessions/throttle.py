@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit, notifications
 from sessions.enums import NotificationKind, Role
+from sessions.errors import N_
 from sessions.models import LoginFailure, User, UserRole
 
 Lock = Literal["account", "address"]
@@ -68,13 +69,21 @@ async def failed(
     admins = await db.scalars(
         select(User.id).join(UserRole).where(UserRole.role == Role.ADMIN, User.active.is_(True))
     )
-    what = f"tài khoản {username}" if after == "account" else f"địa chỉ {address}"
+    subject = username if after == "account" else address
+    message = (
+        N_("Sign-in to the account %(who)s is locked for a while after many wrong passwords.")
+        if after == "account"
+        else N_(
+            "Sign-in from the address %(who)s is locked for a while after many wrong passwords."
+        )
+    )
     for admin_id in admins:
         await notifications.notify(
             db,
-            key=f"locked:{after}:{what}:{now.isoformat()}:{admin_id}",
+            key=f"locked:{after}:{subject}:{now.isoformat()}:{admin_id}",
             kind=NotificationKind.TASK,
-            text=f"Đăng nhập bị tạm khóa cho {what} sau nhiều lần nhập sai mật khẩu.",
+            message=message,
+            params={"who": subject},
             at=now,
             user_id=admin_id,
         )

@@ -14,85 +14,41 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from sessions.errors import N_
+
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 
-# Stable error ids with the text shown to people (Vietnamese first, English second).
-ERRORS: dict[str, tuple[str, str]] = {
-    "too_large": ("Tin nhắn quá lớn.", "The message is too large."),
-    "bad_json": ("Tin nhắn không đúng định dạng JSON.", "The message is not valid JSON."),
-    "unknown_type": ("Loại tin nhắn không được hỗ trợ.", "Unknown message type."),
-    "bad_field": ("Tin nhắn có trường không hợp lệ.", "A field of the message is not valid."),
-    "hello_first": ("Cần gửi lời chào (hello) trước.", "Send hello first."),
-    "unsupported_version": (
-        "Phiên bản giao thức không được hỗ trợ. Hãy tải lại trang.",
-        "This protocol version is not supported. Reload the page.",
+# Stable error ids with the text shown to people, as catalog msgids: the browser shows each
+# in its page's language (``web.ui_strings`` hands it the translations).
+ERRORS: dict[str, str] = {
+    "too_large": N_("The message is too large."),
+    "bad_json": N_("The message is not valid JSON."),
+    "unknown_type": N_("Unknown message type."),
+    "bad_field": N_("A field of the message is not valid."),
+    "hello_first": N_("Send hello first."),
+    "unsupported_version": N_("This protocol version is not supported. Reload the page."),
+    "token_malformed": N_("The join link is not valid. Ask for a new one."),
+    "token_signature": N_("The join link is not valid. Ask for a new one."),
+    "token_expired": N_("The join link has expired. Ask for a new one."),
+    "meeting_not_open": N_("The meeting is not open, or it has ended."),
+    "removed": N_("You were removed from the meeting."),
+    "not_admitted": N_("You are in the waiting room and not admitted yet."),
+    "not_allowed": N_("Your role does not allow this action."),
+    "unknown_participant": N_("There is no such participant."),
+    "muted_by_chair": N_("The chair muted you. Raise your hand to ask for the floor."),
+    "bad_sdp": N_("The session description could not be used."),
+    "negotiation_failed": N_("The media connection could not be set up."),
+    "slow_consumer": N_("The connection is too slow; reconnecting."),
+    "replaced": N_("You joined this meeting from another window."),
+    "recording_not_allowed": N_(
+        "Recording cannot be switched in this meeting (dialogues are always recorded)."
     ),
-    "token_malformed": (
-        "Đường dẫn tham gia không hợp lệ. Hãy xin đường dẫn mới.",
-        "The join link is not valid. Ask for a new one.",
+    "token_signed_out": N_(
+        "You signed out or your sign-in expired. Sign in again, then enter the meeting room."
     ),
-    "token_signature": (
-        "Đường dẫn tham gia không hợp lệ. Hãy xin đường dẫn mới.",
-        "The join link is not valid. Ask for a new one.",
-    ),
-    "token_expired": (
-        "Đường dẫn tham gia đã hết hạn. Hãy xin đường dẫn mới.",
-        "The join link has expired. Ask for a new one.",
-    ),
-    "meeting_not_open": (
-        "Phiên chưa mở hoặc đã kết thúc.",
-        "The meeting is not open, or it has ended.",
-    ),
-    "removed": (
-        "Bạn đã được mời ra khỏi phiên.",
-        "You were removed from the meeting.",
-    ),
-    "not_admitted": (
-        "Bạn đang ở phòng chờ, chưa được mời vào phiên.",
-        "You are in the waiting room and not admitted yet.",
-    ),
-    "not_allowed": (
-        "Vai trò của bạn không được thực hiện thao tác này.",
-        "Your role does not allow this action.",
-    ),
-    "unknown_participant": (
-        "Không tìm thấy người tham gia này.",
-        "There is no such participant.",
-    ),
-    "muted_by_chair": (
-        "Người chủ trì đã tắt micro của bạn. Hãy giơ tay để xin phát biểu.",
-        "The chair muted you. Raise your hand to ask for the floor.",
-    ),
-    "bad_sdp": (
-        "Không xử lý được mô tả phiên (SDP).",
-        "The session description could not be used.",
-    ),
-    "negotiation_failed": (
-        "Không thiết lập được kết nối hình ảnh, âm thanh.",
-        "The media connection could not be set up.",
-    ),
-    "slow_consumer": (
-        "Kết nối quá chậm, đang kết nối lại.",
-        "The connection is too slow; reconnecting.",
-    ),
-    "replaced": (
-        "Bạn đã tham gia phiên từ một cửa sổ khác.",
-        "You joined this meeting from another window.",
-    ),
-    "recording_not_allowed": (
-        "Phiên này không cho phép bật, tắt ghi hình (phiên đối thoại luôn được ghi hình).",
-        "Recording cannot be switched in this meeting (dialogues are always recorded).",
-    ),
-    "token_signed_out": (
-        "Bạn đã đăng xuất hoặc phiên đăng nhập đã hết hạn. Hãy đăng nhập lại rồi vào phòng họp.",
-        "You signed out or your sign-in expired. Sign in again, then enter the meeting room.",
-    ),
-    "rate_limited": (
-        "Gửi quá nhiều tin nhắn cùng loại; tin nhắn này đã bị bỏ qua.",
-        "Too many messages of this kind; this one was not handled.",
-    ),
-    "internal": ("Máy chủ gặp lỗi khi xử lý yêu cầu.", "The server failed to handle the request."),
+    "rate_limited": N_("Too many messages of this kind; this one was not handled."),
+    "internal": N_("The server failed to handle the request."),
 }
 
 
@@ -460,8 +416,7 @@ class Pong:
 class ErrorMessage:
     type: ClassVar[str] = "error"
     id: str
-    message: str
-    message_en: str
+    message: str  # the English msgid; the browser shows its translation for ``id``
     ref: str | None = None
 
 
@@ -495,8 +450,7 @@ ServerMessage = (
 
 
 def error(error_id: str, ref: str | None = None) -> ErrorMessage:
-    vi, en = ERRORS[error_id]
-    return ErrorMessage(id=error_id, message=vi, message_en=en, ref=ref)
+    return ErrorMessage(id=error_id, message=ERRORS[error_id], ref=ref)
 
 
 def coalesce_key(message: ServerMessage) -> str | None:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import ClientResponse, web
@@ -37,6 +38,7 @@ REQUIRE_PG_ENV = "DIEMCAU_REQUIRE_POSTGRES"
 PASSWORD = "mat-khau-thu-nghiem"
 # 09:00 in Lạng Sơn on a Tuesday of the election period.
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the default settings' zone
 
 
 def _pg_base_url() -> str | None:

@@ -7,18 +7,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import sites
+from sessions import meetings, sites
 from sessions.enums import (
     MeetingKind,
-    MeetingMode,
     MeetingPurpose,
-    MeetingSiteRole,
     MeetingStatus,
     RecordingPolicy,
 )
-from sessions.models import Meeting, MeetingSite, Site
+from sessions.models import Meeting, Notification, Site
 from sessions.tokens import JoinClaims, RoomRole, sign
-from tests.conftest import START
+from tests.conftest import START, ZONE
+from web.i18n import load_translations, render_message
 
 
 async def site_ids(db: AsyncSession, *codes: str) -> list[int]:
@@ -35,29 +34,28 @@ async def make_meeting(
     waiting_room: bool = False,
     quality: str = "standard",
     recording: RecordingPolicy = RecordingPolicy.NEVER,
-    reference: str = "PH-TEST-1",
+    title: str = "Đối thoại thử nghiệm",
     start: datetime = START,
 ) -> Meeting:
     host, commune = await site_ids(db, sites.PROVINCIAL_OFFICE_CODE, "05977")
-    meeting = Meeting(
-        reference=reference,
-        title="Đối thoại thử nghiệm",
-        kind=MeetingKind.AD_HOC,
-        purpose=MeetingPurpose.DIALOGUE,
-        mode=MeetingMode.ONLINE,
-        planned_start=start,
-        planned_end=start + timedelta(hours=2),
-        status=status,
-        waiting_room=waiting_room,
-        recording_policy=recording,
-        quality_profile=quality,
-        created_at=START,
-        sites=[
-            MeetingSite(site_id=host, role=MeetingSiteRole.HOST),
-            MeetingSite(site_id=commune, role=MeetingSiteRole.PARTICIPANT),
-        ],
+    meeting = await meetings.add(
+        db,
+        meetings.build(
+            title=title,
+            kind=MeetingKind.AD_HOC,
+            purpose=MeetingPurpose.DIALOGUE,
+            start=start,
+            end=start + timedelta(hours=2),
+            status=status,
+            waiting_room=waiting_room,
+            recording_policy=recording,
+            quality_profile=quality,
+            created_at=START,
+            host_site_id=host,
+            participant_site_ids=[commune],
+        ),
+        ZONE,
     )
-    db.add(meeting)
     await db.commit()
     return meeting
 
@@ -86,3 +84,11 @@ def token(
         ),
         key,
     )
+
+
+_VI = load_translations()["vi"]
+
+
+def shown(notification: Notification) -> str:
+    """A notice as a Vietnamese reader sees it."""
+    return render_message(_VI, notification.message, notification.params)

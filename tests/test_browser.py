@@ -20,21 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.netns import CHROMIUM_ARGS, Netns, NetnsUnavailable, Stage
 from sessions import db as database
-from sessions import devices, sites, tokens
+from sessions import devices, meetings, sites, tokens
 from sessions.clock import SystemClock
 from sessions.enums import (
     MeetingKind,
-    MeetingMode,
     MeetingPurpose,
-    MeetingSiteRole,
     MeetingStatus,
     RecordingPolicy,
     Role,
 )
-from sessions.models import Attendance, Meeting, MeetingSite, Recording, Site
+from sessions.models import Attendance, Meeting, Recording, Site
 from sessions.settings import Settings, load_settings
 from sessions.tokens import JoinClaims, RoomRole
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, ZONE, make_user
 from web import tls
 
 pytestmark = pytest.mark.browser
@@ -139,29 +137,26 @@ async def arrange(
     host = by_code[sites.PROVINCIAL_OFFICE_CODE]
     commune_a, commune_b = by_code["05977"], by_code["05983"]
     chair = await make_user(db, "lanhdao", Role.CHAIR, full_name="Lương Văn Bình")
-    meeting = Meeting(
-        reference="PH-B-1",
-        title="Đối thoại trực tuyến thử nghiệm",
-        kind=MeetingKind.SCHEDULED,
-        purpose=MeetingPurpose.DIALOGUE,
-        mode=MeetingMode.ONLINE,
-        chair_id=chair.id,
-        # A scheduled meeting starts beyond the rooms' lead time, so the server's own timetable
-        # does not open it before the test does.
-        planned_start=now + timedelta(minutes=5 if status is not MeetingStatus.SCHEDULED else 40),
-        planned_end=now + timedelta(hours=2),
-        status=status,
-        waiting_room=waiting_room,
-        recording_policy=recording,
-        created_at=now,
-        sites=[
-            MeetingSite(site_id=host.id, role=MeetingSiteRole.HOST),
-            MeetingSite(site_id=commune_a.id, role=MeetingSiteRole.PARTICIPANT),
-            MeetingSite(site_id=commune_b.id, role=MeetingSiteRole.PARTICIPANT),
-        ],
+    meeting = await meetings.add(
+        db,
+        meetings.build(
+            title="Đối thoại trực tuyến thử nghiệm",
+            kind=MeetingKind.SCHEDULED,
+            purpose=MeetingPurpose.DIALOGUE,
+            chair_id=chair.id,
+            # A scheduled meeting starts beyond the rooms' lead time, so the server's own
+            # timetable does not open it before the test does.
+            start=now + timedelta(minutes=5 if status is not MeetingStatus.SCHEDULED else 40),
+            end=now + timedelta(hours=2),
+            status=status,
+            waiting_room=waiting_room,
+            recording_policy=recording,
+            created_at=now,
+            host_site_id=host.id,
+            participant_site_ids=[commune_a.id, commune_b.id],
+        ),
+        ZONE,
     )
-    db.add(meeting)
-    await db.flush()
     token_a = await devices.issue(db, commune_a, now, actor_id=None)
     token_b = await devices.issue(db, commune_b, now, actor_id=None)
     await db.commit()

@@ -152,8 +152,8 @@ def test_a_new_sqlite_file_is_created_0600(tmp_path: Path) -> None:
 async def test_probes_take_only_real_offers_for_joinable_meetings(
     client: Client, db: AsyncSession, settings: Settings
 ) -> None:
-    ended = await make_meeting(db, status=MeetingStatus.ENDED, reference="PH-END")
-    live = await make_meeting(db, status=MeetingStatus.OPEN, reference="PH-OPEN")
+    ended = await make_meeting(db, status=MeetingStatus.ENDED)
+    live = await make_meeting(db, status=MeetingStatus.OPEN)
     key, who = settings.session_key, "Hoàng Văn Sáng"
     old = token(key, ended.id, "invitee:1", who, RoomRole.PARTICIPANT)
     good = token(key, live.id, "invitee:1", who, RoomRole.PARTICIPANT)

@@ -53,7 +53,7 @@ def test_catalog_loads_and_translates() -> None:
 
 def test_every_quality_profile_has_a_label() -> None:
     from sessions.booking import QUALITY_PROFILES
+    from sessions.labels import QUALITY_LABELS
     from signaling.media.quality import PROFILES
-    from web.labels import QUALITY_LABELS
 
     assert set(QUALITY_LABELS) == set(QUALITY_PROFILES) == set(PROFILES)

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import lifecycle
-from sessions.enums import MeetingKind, MeetingMode, MeetingPurpose, MeetingStatus
+from sessions import lifecycle, meetings, sites
+from sessions.enums import MeetingPurpose, MeetingStatus
 from sessions.errors import TransitionRefused
 from sessions.models import Meeting
 from tests.conftest import START
@@ -28,15 +28,14 @@ ALL_PAIRS = list(itertools.product(MeetingStatus, MeetingStatus))
 
 
 def meeting(status: MeetingStatus) -> Meeting:
-    return Meeting(
-        reference="PH-T",
+    return meetings.build(
         title="Phiên thử",
-        kind=MeetingKind.REGULAR,
         purpose=MeetingPurpose.RECEPTION,
-        mode=MeetingMode.ONLINE,
-        planned_start=START,
-        planned_end=START + timedelta(hours=1),
+        start=START,
+        end=START + timedelta(hours=1),
         status=status,
+        host_site_id=1,
+        created_at=START,
     )
 
 
@@ -77,6 +76,7 @@ def test_cancelling_needs_a_reason(current: MeetingStatus) -> None:
 async def test_guarded_update(
     db: AsyncSession, current: MeetingStatus, target: MeetingStatus
 ) -> None:
+    await sites.seed_sites(db, START)  # the meeting's host endpoint
     m = meeting(current)
     db.add(m)
     await db.commit()

@@ -455,7 +455,7 @@ async def test_handshake_refusals(
     clients: ClientFactory, db: AsyncSession, server: TestServer, settings: Settings
 ) -> None:
     meeting = await make_meeting(db)
-    scheduled = await make_meeting(db, status=MeetingStatus.SCHEDULED, reference="PH-TEST-2")
+    scheduled = await make_meeting(db, status=MeetingStatus.SCHEDULED)
     old = await clients(meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE)
     assert (await old.connect(version=99))["id"] == "unsupported_version"
     expired = Client(

@@ -15,17 +15,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import cases, demo, sites, users
+from sessions import cases, demo, meetings, sites, users
 from sessions.clock import FixedClock
-from sessions.enums import MeetingKind, MeetingMode, MeetingPurpose, MeetingSiteRole, Role
+from sessions.enums import MeetingPurpose, Role
 from sessions.identity import IdentityVault
-from sessions.models import Case, CaseParty, Meeting, MeetingSite, User
+from sessions.models import Case, CaseParty, Meeting, User
 from sessions.permissions import ROOM_RULES, RULES, Action, Principal, room_allows
 from sessions.settings import Settings
 from sessions.tokens import JoinClaims, RoomRole
 from signaling import protocol
 from signaling.hub import Hub
-from tests.conftest import START, Client, csrf_of, login
+from tests.conftest import START, ZONE, Client, csrf_of, login
 from tests.test_room import FakeConnection, hub
 
 __all__ = ["hub"]  # the fixture, used by a test below
@@ -76,20 +76,19 @@ async def build_world(db: AsyncSession, settings: Settings) -> World:
         crowd_threshold=5,
         unit_site_id=commune.id,
     )
-    db.add(
-        Meeting(
-            reference="PH-XA-1",
+    await meetings.add(
+        db,
+        meetings.build(
             case_id=own.id,
             title="Đối thoại kiến nghị đường giao thông",
-            kind=MeetingKind.REGULAR,
             purpose=MeetingPurpose.DIALOGUE,
-            mode=MeetingMode.ONLINE,
-            planned_start=START + timedelta(days=3),
-            planned_end=START + timedelta(days=3, hours=2),
+            start=START + timedelta(days=3),
+            end=START + timedelta(days=3, hours=2),
             created_at=START,
             created_by_id=other.id,
-            sites=[MeetingSite(site_id=commune.id, role=MeetingSiteRole.HOST)],
-        )
+            host_site_id=commune.id,
+        ),
+        ZONE,
     )
     await db.commit()
     db.expire_all()
@@ -298,7 +297,7 @@ async def test_room_actions_follow_the_table(db: AsyncSession, hub: Hub, clock: 
             else:
                 refused = False
             assert refused is not room_allows(role, kind), (role, kind)
-    waiting_room = await make_meeting(db, waiting_room=True, reference="PH-TEST-2")
+    waiting_room = await make_meeting(db, waiting_room=True)
     room = await hub.room_for(waiting_room.id)
     for role in RoomRole:
         someone = await room.join(

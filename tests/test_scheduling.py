@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import booking, devices, sites, timetable, tokens, urgent
+from sessions import booking, devices, lifecycle, reminders, sites, tokens, urgent
 from sessions import db as database
 from sessions.cases import CaseDraft, PartyDraft, add_party, create_case
 from sessions.clock import FixedClock
@@ -35,10 +35,13 @@ from sessions.models import (
     Notification,
     ReceptionSchedule,
     Site,
+    UrgentCall,
 )
-from sessions.scheduler import MeetingScheduler, timing_from
+from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
-from tests.conftest import make_user
+from sessions.timing import Timing
+from tests.conftest import ZONE, make_user
+from tests.factories import shown
 
 # The timers are real APScheduler timers: keep the test clock near real time so none fires
 # by itself during a test; the test moves the clock and runs what would have fired.
@@ -308,7 +311,7 @@ async def scheduler_factory(settings: Settings, clock: FixedClock) -> AsyncItera
     made: list[MeetingScheduler] = []
     engines = []
 
-    async def make(occupancy: Any = lambda meeting_id: 0) -> MeetingScheduler:
+    async def make(occupancy: Any = lambda meeting_id: 0, on_ended: Any = None) -> MeetingScheduler:
         engine = database.create_async(settings.effective_database_url)
         engines.append(engine)
         scheduler = MeetingScheduler(
@@ -316,6 +319,8 @@ async def scheduler_factory(settings: Settings, clock: FixedClock) -> AsyncItera
             clock,
             settings,
             occupancy=occupancy,
+            on_ended=on_ended,
+            render=shown,
         )
         await scheduler.start()
         made.append(scheduler)
@@ -475,13 +480,13 @@ async def test_two_schedulers_racing_make_exactly_one_transition(
     if not database_url.startswith("postgresql"):
         pytest.skip("the race is between two PostgreSQL connections (runs in the postgresql case)")
     meeting = await book(db, world, settings, NOW + timedelta(minutes=5))
-    timing = timing_from(settings)
+    timing = Timing.of(settings)
     engines = [database.create_async(settings.effective_database_url) for _ in range(2)]
     makers = [database.session_factory(e, settings.audit_key) for e in engines]
 
     async def node(maker: Any) -> bool:
         async with maker() as session, session.begin():
-            return await timetable.open_meeting(session, meeting.id, NOW, timing)
+            return await lifecycle.open_meeting(session, meeting.id, NOW, timing)
 
     results = await asyncio.gather(*(node(m) for m in makers for _ in range(3)))
     for engine in engines:
@@ -552,7 +557,7 @@ async def test_urgent_link_opens_at_once_and_escalates_until_accepted(
         ]
     )
     await db.commit()
-    timing = timing_from(settings)
+    timing = Timing.of(settings)
     with pytest.raises(InvalidInput):
         await urgent.raise_urgent(
             db,
@@ -576,7 +581,14 @@ async def test_urgent_link_opens_at_once_and_escalates_until_accepted(
     meeting = await booking_meeting(db, call_meeting)
     assert meeting.status is MeetingStatus.OPEN
     assert sorted(ms.site.code for ms in meeting.sites) == ["05977", "TCD-LS", "TCD-TW"]
-    assert "Đoàn đông người" in (meeting.ad_hoc_reason or "")
+    assert meeting.ad_hoc_reason == urgent.REASON  # a message id, shown in each reader's words
+    alerts = list(
+        await db.scalars(select(Notification).where(Notification.kind == NotificationKind.URGENT))
+    )
+    assert [shown(n) for n in alerts] == [
+        "KHẨN: Đoàn đông người (23 người) từ UBND Phường Đông Kinh tại Trụ sở Tiếp công dân "
+        f"Trung ương từ {NOW.astimezone(ZONE):%H:%M %d/%m/%Y} — cần lãnh đạo tiếp nhận ngay."
+    ]
     assert [c.id for c in await urgent.alerting_for(db, world["id"]["deputy"])] == [call_id]
     assert await urgent.alerting_for(db, world["id"]["chair"]) == []
     scheduler = await scheduler_factory()
@@ -620,6 +632,107 @@ async def test_urgent_link_opens_at_once_and_escalates_until_accepted(
     assert await urgent.unlinked(db) == []
 
 
+async def test_an_empty_roster_alerts_every_leader_and_tells_the_liaison(
+    db: AsyncSession, world: dict[str, Any], settings: Settings
+) -> None:
+    call = await urgent.raise_urgent(
+        db,
+        commune_site_id=str(world["id"]["a"]),
+        head_count="40",
+        liaison_id=world["id"]["liaison"],
+        now=NOW,
+        timing=Timing.of(settings),
+    )
+    await db.commit()
+    call_id = call.id
+    notices = list(await db.scalars(select(Notification).order_by(Notification.id)))
+    alerted = {n.user_id for n in notices if n.kind is NotificationKind.URGENT}
+    assert alerted == {world["id"]["chair"], world["id"]["deputy"]}  # every leader
+    told = [shown(n) for n in notices if n.user_id == world["id"]["liaison"]]
+    assert told == [
+        "Chưa có ai trong lịch trực: đã báo cho mọi lãnh đạo và Trưởng Ban Tiếp công dân về "
+        "đoàn đông người từ UBND Phường Đông Kinh."
+    ]
+    # Each leader sees the call and may take it; an officer may not.
+    assert [c.id for c in await urgent.alerting_for(db, world["id"]["deputy"])] == [call_id]
+    with pytest.raises(TransitionRefused):
+        await urgent.accept(db, call_id, world["id"]["officer"], NOW)
+    await db.rollback()
+    taken = await urgent.accept(db, call_id, world["id"]["deputy"], NOW)
+    assert taken.status is UrgentStatus.ACCEPTED
+
+
+async def test_an_unanswered_urgent_room_ends_by_itself_and_blocks_no_booking(
+    db: AsyncSession,
+    world: dict[str, Any],
+    settings: Settings,
+    clock: FixedClock,
+    scheduler_factory: Any,
+) -> None:
+    db.add(DutyRosterEntry(user_id=world["id"]["deputy"], rank=1))
+    await db.commit()
+    call = await urgent.raise_urgent(
+        db,
+        commune_site_id=str(world["id"]["a"]),
+        head_count="12",
+        liaison_id=world["id"]["liaison"],
+        now=NOW,
+        timing=Timing.of(settings),
+    )
+    await db.commit()
+    call_id, meeting_id = call.id, call.meeting_id
+    # The provincial office books its next hour as usual: the urgent room holds no calendar.
+    booked = await book(db, world, settings, NOW + timedelta(minutes=30))
+    assert booked.status is MeetingStatus.SCHEDULED
+    ended: list[int] = []
+
+    async def collect(meeting_id: int) -> None:
+        ended.append(meeting_id)
+
+    scheduler = await scheduler_factory(on_ended=collect)
+    clock.advance(timedelta(minutes=settings.urgent_timeout_minutes - 1))
+    assert (await scheduler.sweep())["closed_urgent"] == []
+    clock.advance(timedelta(minutes=1))
+    assert (await scheduler.sweep())["closed_urgent"] == [call_id]
+    assert ended == [meeting_id]  # the room is closed for whoever is still in it
+    db.expire_all()
+    assert (await db.get(UrgentCall, call_id)).status is UrgentStatus.CLOSED  # type: ignore[union-attr]
+    assert (await booking_meeting(db, meeting_id)).status is MeetingStatus.ENDED
+    assert await urgent.alerting_for(db, world["id"]["deputy"]) == []  # the banner clears
+    told = {
+        n.user_id: shown(n)
+        for n in await db.scalars(
+            select(Notification).where(Notification.kind == NotificationKind.TASK)
+        )
+    }
+    assert set(told) == {world["id"]["liaison"], world["id"]["officer"]}
+    assert told[world["id"]["liaison"]].startswith(
+        "Không có lãnh đạo nào nhận cuộc gọi khẩn về đoàn đông người từ UBND Phường Đông Kinh"
+    )
+    assert (await scheduler.sweep())["closed_urgent"] == []  # once
+
+
+async def test_one_failing_sweep_step_leaves_the_others_done(
+    db: AsyncSession,
+    world: dict[str, Any],
+    settings: Settings,
+    scheduler_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    meeting_id = (await book(db, world, settings, NOW + timedelta(minutes=5))).id
+
+    async def broken(*args: Any) -> int:
+        raise RuntimeError("reminders are broken")
+
+    monkeypatch.setattr(reminders, "send_reminders", broken)
+    await scheduler_factory()  # its first sweep runs at start
+    assert "scheduler step 'reminded' failed" in caplog.text
+    db.expire_all()
+    assert (await booking_meeting(db, meeting_id)).status is MeetingStatus.OPEN  # still opened
+    assert await count(db, AuditEvent, AuditEvent.action == "meeting.open") == 1
+
+
 async def test_device_tokens_identify_one_site(db: AsyncSession, world: dict[str, Any]) -> None:
     site: Site = world["a"]
     token = await devices.issue(db, site, NOW, actor_id=None)
@@ -660,7 +773,7 @@ async def test_reminders_are_emailed_when_smtp_is_configured(
         mailing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
         engine = database.create_async(settings.effective_database_url)
         scheduler = MeetingScheduler(
-            database.session_factory(engine, settings.audit_key), clock, mailing
+            database.session_factory(engine, settings.audit_key), clock, mailing, render=shown
         )
         report = await scheduler.sweep()
         again = await scheduler.sweep()

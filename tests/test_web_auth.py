@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sessions.enums import Role
 from sessions.models import AuditEvent, Case, Notification, Site, User
 from sessions.settings import Settings
 from tests.conftest import PASSWORD, START, Client, csrf_from, csrf_of, login, make_user
-from tests.factories import make_meeting
+from tests.factories import make_meeting, shown
 from web.app import create_app
 
 
@@ -202,8 +203,10 @@ async def test_wrong_passwords_lock_the_account_and_tell_the_administrators(
     status, html = await _try(client, "canbo", PASSWORD)
     assert status == 429
     assert "tạm dừng đăng nhập trong 15 phút" in html
-    notices = list(await db.scalars(select(Notification.text)))
-    assert notices == ["Đăng nhập bị tạm khóa cho tài khoản canbo sau nhiều lần nhập sai mật khẩu."]
+    notices = [shown(n) for n in await db.scalars(select(Notification))]
+    assert notices == [
+        "Đăng nhập vào tài khoản canbo bị tạm khóa một thời gian sau nhiều lần nhập sai mật khẩu."
+    ]
     actions = list(await db.scalars(select(AuditEvent.action)))
     assert actions.count("auth.login_failed") == 5
     assert "auth.locked" in actions
@@ -293,7 +296,10 @@ async def test_a_room_token_stops_joining_when_its_sign_in_ends(
     await client.post("/logout", data={"csrf_token": await csrf_of(client)})
     refused = await hello()
     assert (refused["type"], refused["id"]) == ("error", "token_signed_out")
-    assert "đăng xuất" in refused["message"]
+    # The page shows the refusal in its reader's language, from the strings it was given.
+    strings = re.search(r'<script type="application/json" id="strings">(.*?)</script>', page)
+    assert strings is not None
+    assert "đăng xuất" in json.loads(strings.group(1))["error:token_signed_out"]
 
 
 async def test_the_administrator_manages_accounts_from_the_ui(

@@ -28,8 +28,8 @@ async def load_demo(db: AsyncSession, settings: Settings) -> demo.DemoResult:
     return result
 
 
-async def meeting_by_ref(db: AsyncSession, reference: str) -> Meeting:
-    meeting = await db.scalar(select(Meeting).where(Meeting.reference == reference))
+async def meeting_titled(db: AsyncSession, title: str) -> Meeting:
+    meeting = await db.scalar(select(Meeting).where(Meeting.title == title))
     assert meeting is not None
     return meeting
 
@@ -72,7 +72,7 @@ async def test_meeting_pages_and_cancel(
     past = await (await client.get("/meetings?range=past")).text()
     assert "Đối thoại giải quyết khiếu nại về bồi thường" in past
 
-    ended = await meeting_by_ref(db, "PH-DEMO-1")
+    ended = await meeting_titled(db, "Đối thoại giải quyết khiếu nại về bồi thường thu hồi đất")
     detail = await (await client.get(f"/meetings/{ended.id}")).text()
     assert "Trụ sở Tiếp công dân tỉnh Lạng Sơn" in detail
     assert "Điểm cầu chính" in detail
@@ -80,7 +80,9 @@ async def test_meeting_pages_and_cancel(
     assert "Hủy phiên này" not in detail  # an ended meeting cannot be cancelled
     assert "08:02 09/03/2026" in detail  # started, shown in Vietnam time
 
-    upcoming_meeting = await meeting_by_ref(db, "PH-DEMO-3")
+    upcoming_meeting = await meeting_titled(
+        db, "Đối thoại khiếu nại lần hai về tranh chấp đất rừng"
+    )
     token = await csrf_of(client, f"/meetings/{upcoming_meeting.id}")
     no_reason = await client.post(
         f"/meetings/{upcoming_meeting.id}/cancel", data={"csrf_token": token, "reason": " "}
@@ -134,7 +136,8 @@ async def test_times_shown_in_vietnam_time(
     result = await load_demo(db, settings)
     assert result.password is not None
     await login(client, "canbo", result.password)
-    today = await meeting_by_ref(db, "PH-DEMO-2")
-    assert today.planned_start == START + timedelta(hours=2)  # 04:00 UTC
+    today = await meeting_titled(db, "Tiếp công dân định kỳ của lãnh đạo UBND tỉnh")
+    # Loaded at 09:00 on a Tuesday in Vietnam, the demo's next meeting starts at 10:00.
+    assert today.planned_start == START + timedelta(hours=1)  # 03:00 UTC
     html = await (await client.get(f"/meetings/{today.id}")).text()
-    assert "11:00 10/03/2026" in html
+    assert "10:00 10/03/2026" in html

@@ -15,6 +15,7 @@ from recordings.store import RecordingStore
 from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.identity import IdentityVault
+from sessions.models import Notification
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub, RecorderFactory, media_network
@@ -153,8 +154,19 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     async def ended(meeting_id: int) -> None:
         await hub.end_meeting(meeting_id)
 
+    # E-mailed notices are written in the server's language.
+    translations = app[TRANSLATIONS][app[SETTINGS].default_locale]
+
+    def render(notification: Notification) -> str:
+        return i18n.render_message(translations, notification.message, notification.params)
+
     scheduler = MeetingScheduler(
-        app[DB], app[CLOCK], app[SETTINGS], occupancy=occupancy, on_ended=ended
+        app[DB],
+        app[CLOCK],
+        app[SETTINGS],
+        occupancy=occupancy,
+        on_ended=ended,
+        render=render,
     )
     app[SCHEDULER] = scheduler
     await scheduler.start()

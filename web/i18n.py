@@ -5,7 +5,9 @@ Message ids are English; ``locale/vi`` translates them. Vietnamese is the defaul
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from enum import StrEnum
 from gettext import NullTranslations
 from io import BytesIO
 from pathlib import Path
@@ -15,6 +17,8 @@ from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+
+from sessions import labels
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 LOCALES = ("vi", "en")
@@ -37,6 +41,24 @@ def load_translations() -> dict[str, NullTranslations]:
         buffer.seek(0)
         out[locale] = Translations(buffer)
     return out
+
+
+def render_message(
+    translations: NullTranslations, message: str, params: Mapping[str, object] | None = None
+) -> str:
+    """A message id with its parameters, in the catalog's language; enum parameters are shown
+    by their translated labels. A stored message no catalog knows is shown as written."""
+    text = translations.gettext(message)
+    if not params:
+        return text
+    shown = {
+        key: translations.gettext(labels.label(value)) if isinstance(value, StrEnum) else value
+        for key, value in params.items()
+    }
+    try:
+        return text % shown
+    except (KeyError, TypeError, ValueError):
+        return text
 
 
 def choose_locale(cookie: str | None, default: str) -> str:

@@ -12,10 +12,11 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from sessions import labels
 from sessions.errors import N_
-from sessions.models import Case, Meeting
+from sessions.models import Case, Meeting, Notification
 from sessions.permissions import Action, Principal, nobody
-from web import i18n, labels
+from web import i18n
 from web.keys import REQUEST_CSRF, REQUEST_USER, SETTINGS, TEMPLATES, TRANSLATIONS
 
 FLASH_COOKIE = "diemcau_flash"
@@ -24,6 +25,11 @@ FLASH_MESSAGES = {
     "case_created": N_("The case was registered."),
     "party_added": N_("The person was added to the case."),
     "meeting_cancelled": N_("The meeting was cancelled."),
+    "meeting_ended": N_("The meeting was ended."),
+    "urgent_no_roster": N_(
+        "Nobody is on the duty roster: every leader and the head of the reception board "
+        "were alerted. Call the provincial office if no leader joins within minutes."
+    ),
     "password_changed": N_("Your password was changed."),
     "signed_out": N_("You have signed out."),
     "meeting_booked": N_("The meeting was booked. Send each endpoint and invitee its join link."),
@@ -77,15 +83,7 @@ def translate(
     request: web.Request, message: str, params: Mapping[str, object] | None = None
 ) -> str:
     """Translate a message; enum parameters are shown by their translated labels."""
-    translations = translations_of(request)
-    text = translations.gettext(message)
-    if not params:
-        return text
-    shown = {
-        key: translations.gettext(labels.label(value)) if isinstance(value, StrEnum) else value
-        for key, value in params.items()
-    }
-    return text % shown
+    return i18n.render_message(translations_of(request), message, params)
 
 
 def render(
@@ -117,10 +115,10 @@ def render(
         return i18n.show_date(value, locale)
 
     def error_text(message: str | None, params: Mapping[str, object] | None = None) -> str:
-        if not message:
-            return ""
-        text = translations.gettext(message)
-        return text % dict(params) if params else text
+        return i18n.render_message(translations, message, params) if message else ""
+
+    def notice(notification: Notification) -> str:
+        return i18n.render_message(translations, notification.message, notification.params)
 
     user = request.get(REQUEST_USER)
     principal = Principal.of(user) if user is not None else nobody()
@@ -145,6 +143,7 @@ def render(
         "at_time": at_time,
         "day": day,
         "error_text": error_text,
+        "notice": notice,
         "errors": {},
         "error_params": {},
         "values": {},

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gettext import NullTranslations
 
+from sessions import labels
 from sessions.errors import N_
+from signaling import protocol
 
 JS_STRINGS = {
     "camera": N_("Camera"),
@@ -66,4 +68,11 @@ JS_STRINGS = {
 
 
 def translated(translations: NullTranslations) -> dict[str, str]:
-    return {key: translations.gettext(message) for key, message in JS_STRINGS.items()}
+    """The browser's strings; ``error:<id>`` for each protocol error, ``label:<msgid>`` for each
+    role label the server may give a participant (a person's own position is shown as typed)."""
+    out = {key: translations.gettext(message) for key, message in JS_STRINGS.items()}
+    out.update(
+        {f"error:{key}": translations.gettext(message) for key, message in protocol.ERRORS.items()}
+    )
+    out.update({f"label:{text}": translations.gettext(text) for text in labels.ROLE_LABELS})
+    return out

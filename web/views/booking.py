@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from sessions import booking, meetings, recurring, sites
+from sessions import booking, labels, meetings, recurring, sites, urgent
 from sessions.enums import (
     MeetingKind,
     MeetingPurpose,
@@ -21,14 +21,12 @@ from sessions.errors import N_, InvalidInput, NotFound
 from sessions.ids import parse_id, whole_number
 from sessions.models import (
     Case,
-    DutyRosterEntry,
     ReceptionSchedule,
     Site,
     User,
     UserRole,
 )
 from sessions.permissions import Action
-from web import labels
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_text, form_values
 from web.keys import CLOCK, SCHEDULER, SETTINGS
@@ -276,11 +274,12 @@ async def schedule_create(request: web.Request) -> web.StreamResponse:
 @routes.post("/schedules/{schedule_id:\\d+}/stop")
 @requires(Action.SCHEDULE_MANAGE)
 async def schedule_stop(request: web.Request) -> web.StreamResponse:
-    db = db_of(request)
-    schedule = await db.get(ReceptionSchedule, path_id(request, "schedule_id"))
-    if schedule is None:
-        raise web.HTTPNotFound
-    schedule.active = False
+    await recurring.stop_schedule(
+        db_of(request),
+        path_id(request, "schedule_id"),
+        at=request.app[CLOCK].now(),
+        actor_id=current_user(request).id,
+    )
     raise redirect_with_flash("/schedules", "schedule_stopped")
 
 
@@ -290,7 +289,7 @@ async def schedule_stop(request: web.Request) -> web.StreamResponse:
 @routes.get("/duty", name="duty")
 @requires(Action.DUTY_MANAGE)
 async def duty(request: web.Request) -> web.StreamResponse:
-    ranks = {e.user_id: e.rank for e in await db_of(request).scalars(select(DutyRosterEntry))}
+    ranks = await urgent.roster(db_of(request))
     return render(
         request, "duty.html", {"chairs": await people_with(request, Role.CHAIR), "ranks": ranks}
     )
@@ -305,7 +304,7 @@ async def duty_save(request: web.Request) -> web.StreamResponse:
         raw = form_text(form, f"rank_{chair.id}")
         ranks[chair.id] = whole_number(raw)
     try:
-        await recurring.set_roster(
+        await urgent.set_roster(
             db_of(request), ranks, at=request.app[CLOCK].now(), actor_id=current_user(request).id
         )
     except InvalidInput as exc:

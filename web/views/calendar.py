@@ -10,12 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import or_, select
 
-from sessions import meetings, sites
+from sessions import labels, meetings, sites
 from sessions.enums import MeetingStatus, Role
 from sessions.ids import MAX_ID, parse_id
 from sessions.models import Meeting, MeetingInvitee, MeetingSite, Site, User, UserRole
 from sessions.permissions import Action, Principal
-from web import labels
 from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, SETTINGS
 from web.paging import date_param, int_param

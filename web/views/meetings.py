@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from sessions import booking, joining, meetings
+from sessions import booking, joining, lifecycle, meetings
 from sessions.enums import MeetingStatus
-from sessions.errors import N_, PermissionDenied
+from sessions.errors import N_, PermissionDenied, TransitionRefused
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import form_text
-from web.keys import CLOCK, SCHEDULER, SETTINGS
+from web.keys import CLOCK, HUB, SCHEDULER, SETTINGS
 from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
 
@@ -89,6 +89,9 @@ async def _detail(
             "attendance": attendance,
             "can_cancel": principal.allows(Action.MEETING_CANCEL, meeting)
             and meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.OPEN),
+            # An open or live room can be ended from here too (an urgent room nobody took).
+            "can_end": principal.allows(Action.MEETING_CANCEL, meeting)
+            and meeting.status in (MeetingStatus.OPEN, MeetingStatus.LIVE),
             "cancel_error": cancel_error,
             "can_join": may_join,
             "join_links": links,
@@ -125,3 +128,21 @@ async def meeting_cancel(request: web.Request) -> web.StreamResponse:
     )
     request.app[SCHEDULER].plan(meeting)  # its timers go
     raise redirect_with_flash(f"/meetings/{meeting_id}", "meeting_cancelled")
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/end")
+@requires(Action.MEETING_CANCEL)
+async def meeting_end(request: web.Request) -> web.StreamResponse:
+    """End an open or live room for everyone, from the meeting's page."""
+    meeting_id = path_id(request, "meeting_id")
+    db = db_of(request)
+    meeting = await meetings.get_meeting(db, meeting_id)
+    principal_of(request).require(Action.MEETING_CANCEL, meeting)
+    if meeting.status not in (MeetingStatus.OPEN, MeetingStatus.LIVE):
+        raise TransitionRefused(N_("Only an open or live meeting can be ended."))
+    await lifecycle.end_meeting(
+        db, meeting_id, request.app[CLOCK].now(), by="user", actor_id=current_user(request).id
+    )
+    await db.commit()
+    await request.app[HUB].end_meeting(meeting_id)
+    raise redirect_with_flash(f"/meetings/{meeting_id}", "meeting_ended")

@@ -184,7 +184,11 @@ async def kiosk_state(request: web.Request) -> web.StreamResponse:
                 }
                 for m in rows
             ],
-            "notices": [n.text for n in notices if n.created_at > now - timedelta(hours=24)],
+            "notices": [
+                i18n.render_message(translations_of(request), n.message, n.params)
+                for n in notices
+                if n.created_at > now - timedelta(hours=24)
+            ],
             "active": None
             if active is None
             else {

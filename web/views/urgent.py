@@ -7,14 +7,15 @@ from sqlalchemy import select
 
 from sessions import notifications, sites, urgent
 from sessions.enums import SiteKind, UrgentStatus
-from sessions.errors import InvalidInput
+from sessions.errors import N_, InvalidInput
 from sessions.models import Site, UrgentCall
 from sessions.permissions import Action
+from web import i18n
 from web.auth import current_user, db_of, login_required, requires, safe_next
 from web.forms import form_text, form_values
-from web.keys import CLOCK, SCHEDULER
+from web.keys import CLOCK, SCHEDULER, SETTINGS
 from web.paging import path_id
-from web.templating import render
+from web.templating import locale_of, redirect_with_flash, render, translate
 
 routes = web.RouteTableDef()
 
@@ -66,9 +67,13 @@ async def urgent_raise(request: web.Request) -> web.StreamResponse:
         )
     except InvalidInput as exc:
         return await _page(request, form_values(form), exc.field_errors, 400)
+    nobody_on_duty = await urgent.roster_is_empty(db)
     await db.commit()
     await scheduler.plan_by_id(call.meeting_id)
-    raise web.HTTPSeeOther(f"/meetings/{call.meeting_id}/room")
+    room = f"/meetings/{call.meeting_id}/room"
+    if nobody_on_duty:
+        raise redirect_with_flash(room, "urgent_no_roster")
+    raise web.HTTPSeeOther(room)
 
 
 @routes.post("/urgent/{call_id:\\d+}/accept", name="urgent_accept")
@@ -90,6 +95,7 @@ async def alerts(request: web.Request) -> web.StreamResponse:
     db = db_of(request)
     user = current_user(request)
     calls = await urgent.alerting_for(db, user.id)
+    locale, zone = locale_of(request), request.app[SETTINGS].zone
     unread = await notifications.unread_for_user(db, user.id)
     return web.json_response(
         {
@@ -97,8 +103,18 @@ async def alerts(request: web.Request) -> web.StreamResponse:
                 {
                     "id": c.id,
                     "meeting_id": c.meeting_id,
-                    "text": f"Đoàn {c.head_count} người từ {c.commune.name} tại Trụ sở Tiếp công "
-                    "dân Trung ương",
+                    "text": translate(
+                        request,
+                        N_(
+                            "A crowd of %(people)s people from %(commune)s at the central "
+                            "citizen reception office, since %(time)s"
+                        ),
+                        {
+                            "people": c.head_count,
+                            "commune": c.commune.name,
+                            "time": i18n.show_datetime(c.raised_at, locale, zone),
+                        },
+                    ),
                     "accept_url": f"/urgent/{c.id}/accept",
                 }
                 for c in calls

@@ -34,7 +34,6 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {object} ServerError
  * @property {string} id
  * @property {string} message
- * @property {string} message_en
  * @property {string|null} ref
  */
 
@@ -386,7 +385,7 @@ export class LiveSession extends EventTarget {
   mute(audioMuted, videoMuted) {
     const me = this.participants.get(this.participantId);
     if (!audioMuted && me?.muted_by_chair) {
-      this.emit('servererror', { id: 'muted_by_chair', message: '', message_en: '', ref: 'mute' });
+      this.emit('servererror', { id: 'muted_by_chair', message: '', ref: 'mute' });
       return;
     }
     this.setLocalAudio(!audioMuted);

@@ -70,7 +70,7 @@ export class RoomView {
     });
     s.addEventListener('servererror', (event) => {
       const detail = /** @type {CustomEvent} */ (event).detail;
-      this.notify(detail.message || this.t[detail.id] || detail.id);
+      this.notify(this.t[`error:${detail.id}`] ?? detail.message ?? detail.id);
     });
     for (const button of this.root.querySelectorAll('[data-action]')) {
       button.addEventListener('click', () => this.act(/** @type {HTMLElement} */ (button).dataset.action ?? ''));
@@ -112,6 +112,14 @@ export class RoomView {
         break;
     }
     this.renderControls();
+  }
+
+  /**
+   * A participant's role as this page's language says it: the server's labels are msgids.
+   * @param {string} label
+   */
+  roleLabel(label) {
+    return this.t[`label:${label}`] ?? label;
   }
 
   /** @param {string} text */
@@ -183,7 +191,7 @@ export class RoomView {
       tile.classList.toggle('floor', s.floor === p.id);
       tile.classList.toggle('reconnecting', p.state === 'reconnecting');
       /** @type {HTMLElement} */ (tile.querySelector('.name')).textContent = self ? `${p.name} (${this.t.you})` : p.name;
-      /** @type {HTMLElement} */ (tile.querySelector('.role')).textContent = p.role_label;
+      /** @type {HTMLElement} */ (tile.querySelector('.role')).textContent = this.roleLabel(p.role_label);
       const badges = [];
       if (p.muted_by_chair) badges.push(this.t.badge_muted_by_chair);
       else if (p.audio_muted) badges.push(this.t.badge_muted);
@@ -274,7 +282,7 @@ export class RoomView {
     const items = [...this.session.waitingList.values()].map((p) => {
       const admit = el('button', { type: 'button', text: this.t.admit });
       admit.addEventListener('click', () => this.session.admit(p.id));
-      return el('li', {}, [el('span', { text: `${p.name} — ${p.role_label}` }), admit]);
+      return el('li', {}, [el('span', { text: `${p.name} — ${this.roleLabel(p.role_label)}` }), admit]);
     });
     list.replaceChildren(...items);
     const box = this.root.querySelector('[data-waiting-box]');

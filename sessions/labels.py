@@ -23,6 +23,7 @@ from sessions.enums import (
     SiteKind,
 )
 from sessions.errors import N_
+from sessions.tokens import RoomRole
 
 # Keyed by (enum class, value): equal values in different enums ("chair") need different words.
 _PAIRS: tuple[tuple[StrEnum, str], ...] = (
@@ -84,6 +85,11 @@ _PAIRS: tuple[tuple[StrEnum, str], ...] = (
     (MeetingStatus.CANCELLED, N_("Cancelled")),
     (MeetingSiteRole.HOST, N_("Host endpoint")),
     (MeetingSiteRole.PARTICIPANT, N_("Participant endpoint")),
+    (RoomRole.CHAIR, N_("Chair")),
+    (RoomRole.OFFICER, N_("Reception officer")),
+    (RoomRole.SECRETARY, N_("Secretary")),
+    (RoomRole.SITE, N_("Endpoint")),
+    (RoomRole.PARTICIPANT, N_("Participant")),
     (RecordingPolicy.ALWAYS, N_("Always recorded")),
     (RecordingPolicy.CHAIR, N_("Recorded when the chair starts it")),
     (RecordingPolicy.NEVER, N_("Not recorded")),
@@ -113,6 +119,19 @@ FLAG_LABELS = {
 
 def label(value: StrEnum) -> str:
     return LABELS[(type(value), value.value)]
+
+
+def party_label(role: PartyRole) -> str:
+    """How a party is introduced in a meeting: a denouncer only as a participant, so neither
+    a link, a tile nor the minutes reveal who denounced."""
+    return label(RoomRole.PARTICIPANT if role is PartyRole.DENOUNCER else role)
+
+
+# What a participant's ``role_label`` may be when the server chose it (the room's tiles
+# translate these; a person's own position is shown as typed).
+ROLE_LABELS = tuple(
+    text for (kind, _), text in LABELS.items() if kind in (RoomRole, MeetingSiteRole, PartyRole)
+)
 
 
 # Monday first, as Vietnamese calendars are laid out.
