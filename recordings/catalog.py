@@ -84,6 +84,16 @@ async def finish_row(
     )
 
 
+def playable(rows: Sequence[Recording]) -> list[Recording]:
+    """Participants' complete files (recovered ones included): what plays and what combines."""
+    return [
+        r
+        for r in rows
+        if r.status is RecordingStatus.COMPLETE
+        and r.kind in (RecordingKind.PARTICIPANT, RecordingKind.RECOVERED)
+    ]
+
+
 async def rows_for(db: AsyncSession, meeting_id: int) -> list[Recording]:
     return list(
         await db.scalars(

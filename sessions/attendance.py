@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import exists, select, update
@@ -11,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from sessions import audit, labels
 from sessions.enums import AttendanceOutcome
 from sessions.ids import whole_number
-from sessions.models import Attendance, Meeting
+from sessions.models import Attendance, Meeting, MeetingInvitee, Site, User
 
 
 def subject_columns(subject: str) -> dict[str, int | None]:
@@ -101,3 +102,24 @@ async def mark_absent(db: AsyncSession, meeting_id: int, now: datetime) -> int:
     if added:
         await audit.record(db, now, None, "meeting.absent", "meeting", meeting_id, {"sites": added})
     return added
+
+
+async def names_for(db: AsyncSession, subjects: Iterable[str]) -> dict[str, str]:
+    """The names people and endpoints are shown under, by token subject ("user:3" → the
+    person's full name, "site:7" → the endpoint, "invitee:2" → the name the meeting gave)."""
+    wanted: dict[str, set[int]] = {"user": set(), "site": set(), "invitee": set()}
+    for subject in subjects:
+        kind, _, raw = subject.partition(":")
+        value = whole_number(raw)
+        if kind in wanted and value is not None:
+            wanted[kind].add(value)
+    names: dict[str, str] = {}
+    for kind, model, column in (
+        ("user", User, User.full_name),
+        ("site", Site, Site.name),
+        ("invitee", MeetingInvitee, MeetingInvitee.display_name),
+    ):
+        if wanted[kind]:
+            rows = await db.execute(select(model.id, column).where(model.id.in_(wanted[kind])))
+            names.update({f"{kind}:{row_id}": name for row_id, name in rows.all()})
+    return names

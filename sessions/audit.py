@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.models import AuditEvent, AuditHead
+from sessions.models import AuditEvent, AuditHead, Case, User
 
 GENESIS = "0" * 64
 AUDIT_KEY = "audit_key"
@@ -200,3 +200,27 @@ async def adopt_key(db: AsyncSession) -> ChainReport:
         .values(last_hash=prev, mac=head_mac(key, len(events), prev))
     )
     return await _verify(db, key)
+
+
+@dataclass(frozen=True)
+class VaultRead:
+    at: datetime
+    who: str | None  # the reader's full name
+    case_id: str
+    case_reference: str | None
+    details: dict[str, Any]
+
+
+async def vault_reads(db: AsyncSession, limit: int = 500) -> list[VaultRead]:
+    """Who opened a protected identity, newest first (the register auditors read)."""
+    rows = (
+        await db.execute(
+            select(AuditEvent, User.full_name, Case.reference)
+            .outerjoin(User, User.id == AuditEvent.actor_id)
+            .outerjoin(Case, Case.id == AuditEvent.object_id.cast(Case.id.type))
+            .where(AuditEvent.action == "vault.read")
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [VaultRead(e.at, who, e.object_id, ref, dict(e.details)) for e, who, ref in rows]

@@ -267,6 +267,10 @@ async def get_case(db: AsyncSession, case_id: int) -> Case:
     return case
 
 
+async def by_reference(db: AsyncSession, reference: str) -> Case | None:
+    return await db.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     text: str = ""
@@ -344,3 +348,11 @@ async def open_identity(
         {"party": party.id, "pseudonym": party.pseudonym, "reason": reason},
     )
     return identity
+
+
+async def set_legal_hold(
+    db: AsyncSession, case: Case, hold: bool, *, at: datetime, actor_id: int | None
+) -> None:
+    """Keep (or release) a case's recordings past the retention period."""
+    case.legal_hold = hold
+    await audit.record(db, at, actor_id, "case.legal_hold", "case", case.id, {"hold": hold})

@@ -104,6 +104,9 @@ _PAIRS: tuple[tuple[StrEnum, str], ...] = (
     (RecordingStatus.RECORDING, N_("Recording")),
     (RecordingStatus.COMPLETE, N_("Complete")),
     (RecordingStatus.INTERRUPTED, N_("Interrupted")),
+    (RecordingStatus.PROCESSING, N_("Being made")),
+    (RecordingStatus.FAILED, N_("Failed")),
+    (RecordingStatus.DELETED, N_("Deleted after the retention period")),
 )
 LABELS = {(type(member), member.value): text for member, text in _PAIRS}
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +23,7 @@ from sessions.enums import (
     RecordingPolicy,
 )
 from sessions.errors import N_, NotFound
-from sessions.models import Attendance, Case, Meeting, MeetingInvitee, MeetingSite
+from sessions.models import Attendance, Case, Meeting, MeetingInvitee, MeetingSite, User
 
 
 def build(
@@ -143,6 +143,8 @@ class MeetingFilter:
     start: datetime | None = None
     end: datetime | None = None
     site_id: int | None = None
+    chair_id: int | None = None
+    statuses: tuple[MeetingStatus, ...] = ()
 
 
 def _conditions(flt: MeetingFilter) -> list[ColumnElement[bool]]:
@@ -157,6 +159,10 @@ def _conditions(flt: MeetingFilter) -> list[ColumnElement[bool]]:
         out.append(
             Meeting.id.in_(select(MeetingSite.meeting_id).where(MeetingSite.site_id == flt.site_id))
         )
+    if flt.chair_id is not None:
+        out.append(Meeting.chair_id == flt.chair_id)
+    if flt.statuses:
+        out.append(Meeting.status.in_(list(flt.statuses)))
     return out
 
 
@@ -177,6 +183,34 @@ async def list_meetings(
         select(Meeting).where(*where).order_by(order).limit(limit).offset(offset)
     )
     return list(rows.unique()), int(total or 0)
+
+
+async def status_of(db: AsyncSession, meeting_id: int) -> MeetingStatus | None:
+    return await db.scalar(select(Meeting.status).where(Meeting.id == meeting_id))
+
+
+async def concerning(
+    db: AsyncSession, user: User, *, since: datetime, visible: ColumnElement[bool]
+) -> list[Meeting]:
+    """The meetings of a person's calendar feed: those the person chairs, records or is
+    invited to, and those of the person's endpoint, ending after ``since``."""
+    mine = [
+        Meeting.chair_id == user.id,
+        Meeting.secretary_id == user.id,
+        Meeting.id.in_(select(MeetingInvitee.meeting_id).where(MeetingInvitee.user_id == user.id)),
+    ]
+    if user.site_id is not None:
+        mine.append(
+            Meeting.id.in_(
+                select(MeetingSite.meeting_id).where(MeetingSite.site_id == user.site_id)
+            )
+        )
+    rows = await db.scalars(
+        select(Meeting)
+        .where(or_(*mine), visible, Meeting.planned_end > since)
+        .order_by(Meeting.planned_start)
+    )
+    return list(rows.unique())
 
 
 async def cancel_meeting(

@@ -237,3 +237,14 @@ async def _tell_officers(
             user_id=user_id,
             meeting_id=meeting_id,
         )
+
+
+async def list_schedules(db: AsyncSession) -> list[ReceptionSchedule]:
+    """Every reception schedule, running ones first."""
+    return list(
+        await db.scalars(
+            select(ReceptionSchedule).order_by(
+                ReceptionSchedule.active.desc(), ReceptionSchedule.id
+            )
+        )
+    )

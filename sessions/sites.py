@@ -108,3 +108,19 @@ def reading_order(found: Iterable[Site]) -> list[Site]:
     """Endpoints as every list shows them: the provincial office, the central office, then the
     communes and wards together in Vietnamese alphabetical order of their own names."""
     return sorted(found, key=lambda s: (_GROUP[s.kind], vietnamese_key(place_name(s))))
+
+
+OFFICE_KINDS = (SiteKind.PROVINCIAL_OFFICE, SiteKind.CENTRAL_OFFICE)
+COMMUNE_KINDS = (SiteKind.COMMUNE, SiteKind.WARD)
+
+
+async def listed(
+    db: AsyncSession, kinds: Iterable[SiteKind] | None = None, *, active_only: bool = False
+) -> list[Site]:
+    """Endpoints (of these kinds) in reading order."""
+    query = select(Site)
+    if kinds is not None:
+        query = query.where(Site.kind.in_(list(kinds)))
+    if active_only:
+        query = query.where(Site.active.is_(True))
+    return reading_order(await db.scalars(query))

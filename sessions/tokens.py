@@ -1,8 +1,10 @@
-"""Signed, expiring join tokens: who may join which meeting, as whom, until when.
+"""Signed tokens: join tokens (who may join which meeting, as whom, until when) and calendar
+feed tokens (whose meetings a calendar application may read).
 
 A token is ``base64url(json claims) "." base64url(HMAC-SHA256)``; the key is the server's
-``session.key``. Tokens never carry a denouncer's identity: the display name of an outside
-person is what the officer chose to show in the meeting.
+``session.key`` and each kind of token has its own MAC domain, so one can never pass for the
+other. Tokens never carry a denouncer's identity: the display name of an outside person is what
+the officer chose to show in the meeting.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class RoomRole(StrEnum):
@@ -63,26 +66,58 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(key: bytes, body: bytes) -> bytes:
-    return hmac.new(key, b"join-token\x00" + body, hashlib.sha256).digest()
+JOIN = b"join-token"
+FEED = b"calendar-feed"
 
 
-def sign(claims: JoinClaims, key: bytes) -> str:
-    body = json.dumps(asdict(claims), separators=(",", ":"), ensure_ascii=False).encode()
-    return f"{_b64(body)}.{_b64(_mac(key, body))}"
+def _mac(key: bytes, body: bytes, domain: bytes = JOIN) -> bytes:
+    return hmac.new(key, domain + b"\x00" + body, hashlib.sha256).digest()
 
 
-def verify(token: str, key: bytes, now: datetime) -> JoinClaims:
+def _seal(data: dict[str, object], key: bytes, domain: bytes) -> str:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return f"{_b64(body)}.{_b64(_mac(key, body, domain))}"
+
+
+def _open(token: str, key: bytes, domain: bytes) -> dict[str, Any]:
     try:
         body_text, mac_text = token.split(".")
         body = _unb64(body_text)
         mac = _unb64(mac_text)
     except ValueError as exc:
         raise TokenError("malformed") from exc
-    if not hmac.compare_digest(mac, _mac(key, body)):
+    if not hmac.compare_digest(mac, _mac(key, body, domain)):
         raise TokenError("signature")
     try:
         data = json.loads(body)
+    except ValueError as exc:
+        raise TokenError("malformed") from exc
+    if not isinstance(data, dict):
+        raise TokenError("malformed")
+    return data
+
+
+def sign(claims: JoinClaims, key: bytes) -> str:
+    return _seal(asdict(claims), key, JOIN)
+
+
+def sign_feed(user_id: int, key: bytes) -> str:
+    """A calendar feed's token: read-only, for one person's meetings (no expiry: a calendar
+    application subscribes once; deactivating the account stops the feed)."""
+    return _seal({"user": user_id}, key, FEED)
+
+
+def verify_feed(token: str, key: bytes) -> int:
+    data = _open(token, key, FEED)
+    user_id = data.get("user")
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1:
+        raise TokenError("malformed")
+    return user_id
+
+
+def verify(token: str, key: bytes, now: datetime) -> JoinClaims:
+    data = _open(token, key, JOIN)
+    try:
         claims = JoinClaims(
             meeting_id=int(data["meeting_id"]),
             subject=str(data["subject"]),

@@ -387,3 +387,9 @@ async def set_roster(
         "duty",
         {str(k): v for k, v in ranks.items() if v is not None},
     )
+
+
+async def recent_calls(db: AsyncSession, limit: int = 10) -> list[UrgentCall]:
+    return list(
+        await db.scalars(select(UrgentCall).order_by(UrgentCall.raised_at.desc()).limit(limit))
+    )

@@ -222,3 +222,20 @@ async def set_roles(
         user.id,
         {"roles": sorted(r.value for r in role_set), "site": site_id},
     )
+
+
+async def with_role(db: AsyncSession, role: Role) -> list[User]:
+    """Active accounts holding ``role``, by name (the pickers of chairs, secretaries …)."""
+    return list(
+        await db.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == role, User.active.is_(True))
+            .order_by(User.full_name)
+        )
+    )
+
+
+async def everyone(db: AsyncSession) -> list[User]:
+    """Every account, active ones first, by name."""
+    return list(await db.scalars(select(User).order_by(User.active.desc(), User.full_name)))

@@ -94,7 +94,7 @@ class DbJournal:
                 "meeting.interruption",
                 "meeting",
                 self.meeting_id,
-                {"participant": participant.id},
+                {"participant": participant.id, "subject": participant.claims.subject},
             )
 
     @_recorded
@@ -108,7 +108,7 @@ class DbJournal:
                 "meeting.resume",
                 "meeting",
                 self.meeting_id,
-                {"participant": participant.id},
+                {"participant": participant.id, "subject": participant.claims.subject},
             )
 
     @_recorded
@@ -134,7 +134,9 @@ class DbJournal:
                 )
 
     @_recorded
-    async def chair_action(self, actor: Participant, action: str, target: str | None) -> None:
+    async def chair_action(
+        self, actor: Participant, action: str, target: Participant | None
+    ) -> None:
         now = self._clock.now()
         async with self._db() as db, db.begin():
             await audit.record(
@@ -144,5 +146,9 @@ class DbJournal:
                 f"meeting.chair.{action}",
                 "meeting",
                 self.meeting_id,
-                {"actor": actor.claims.subject, "target": target},
+                {
+                    "actor": actor.claims.subject,
+                    "target": target.claims.subject if target else None,
+                    "participant": target.id if target else None,
+                },
             )

@@ -95,7 +95,9 @@ class RoomJournal(Protocol):
 
     async def ended(self, by: Participant | None) -> None: ...
 
-    async def chair_action(self, actor: Participant, action: str, target: str | None) -> None: ...
+    async def chair_action(
+        self, actor: Participant, action: str, target: Participant | None
+    ) -> None: ...
 
 
 class Room:
@@ -468,7 +470,7 @@ class Room:
             target.send(protocol.Admitted())
             self._welcome(target, resumed=False)
             await self._enter(target)
-            await self.journal.chair_action(actor, "admit", target.id)
+            await self.journal.chair_action(actor, "admit", target)
         self._send_waiting_list()
 
     async def send_back(self, actor: Participant, message: protocol.SendBack) -> None:
@@ -484,7 +486,7 @@ class Room:
         self.broadcast(protocol.ParticipantLeft(target.id, "sent_back"))
         target.send(protocol.Waiting())
         self._send_waiting_list()
-        await self.journal.chair_action(actor, "send_back", target.id)
+        await self.journal.chair_action(actor, "send_back", target)
 
     async def mute_participant(self, actor: Participant, message: protocol.MuteParticipant) -> None:
         self._require(actor, message.type)
@@ -499,7 +501,7 @@ class Room:
             self.floor = None
             self.broadcast(protocol.Floor(None))
         self._updated(target)
-        await self.journal.chair_action(actor, "mute", target.id)
+        await self.journal.chair_action(actor, "mute", target)
 
     async def give_floor(self, actor: Participant, message: protocol.GiveFloor) -> None:
         self._require(actor, message.type)
@@ -517,7 +519,7 @@ class Room:
                 audio.enabled = True
             self._updated(target)
         self.broadcast(protocol.Floor(self.floor))
-        await self.journal.chair_action(actor, "give_floor", self.floor)
+        await self.journal.chair_action(actor, "give_floor", target)
 
     async def remove(self, actor: Participant, message: protocol.RemoveParticipant) -> None:
         self._require(actor, message.type)
@@ -530,7 +532,7 @@ class Room:
         await self._remove(target, "removed", AttendanceOutcome.REMOVED)
         if connection is not None:
             connection.close()
-        await self.journal.chair_action(actor, "remove", target.id)
+        await self.journal.chair_action(actor, "remove", target)
 
     async def recording_control(
         self, actor: Participant, message: protocol.RecordingControl

@@ -57,3 +57,17 @@ def test_every_quality_profile_has_a_label() -> None:
     from signaling.media.quality import PROFILES
 
     assert set(QUALITY_LABELS) == set(QUALITY_PROFILES) == set(PROFILES)
+
+
+def test_every_member_of_a_labelled_enum_has_a_label() -> None:
+    """A status with no label broke the recordings page (a 500 while a file was being made)."""
+    from sessions import labels
+
+    kinds = {kind for kind, _ in labels.LABELS}
+    missing = [
+        f"{kind.__name__}.{m.name}"
+        for kind in kinds
+        for m in kind
+        if (kind, m.value) not in labels.LABELS
+    ]
+    assert missing == []

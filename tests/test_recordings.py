@@ -32,9 +32,11 @@ from bench.client import (
     encode_opus,
     encode_vp8,
 )
+from recordings import catalog
 from recordings import combine as combiner
 from recordings.store import RecordingStore
 from recordings.writer import Segment
+from sessions import audit
 from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.enums import (
@@ -44,7 +46,7 @@ from sessions.enums import (
     RecordingStatus,
     Role,
 )
-from sessions.models import Attendance, AuditEvent, Notification, Recording
+from sessions.models import Attendance, AuditEvent, Notification, Recording, Site
 from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
@@ -498,7 +500,11 @@ async def test_downloads_ranges_refusals_and_audit(
     assert body == settings.recordings_root.joinpath(row.relative_path).read_bytes()[100:200]
     whole = await auditor.get(f"/recordings/{row.id}/file?download=1")
     assert whole.status == 200
-    assert "attachment" in whole.headers["Content-Disposition"]
+    # The downloaded file says whose it is: no case yet, the meeting, the participant's file.
+    assert (
+        f'filename="chua-gan-vu-viec_{meeting.reference}_dong-kinh-01'
+        in (whole.headers["Content-Disposition"])
+    )
     outsider: WebClient = await aiohttp_client(create_app(settings, clock=clock))
     await login(outsider, "diemcau")
     assert (await outsider.get(f"/recordings/{row.id}/file")).status == 403
@@ -508,6 +514,48 @@ async def test_downloads_ranges_refusals_and_audit(
     assert actions.count("recording.list") == 1
     assert actions.count("recording.download") == 1
     assert "recording.play" not in actions  # a range from the middle is not a new play
+
+
+async def test_the_page_names_people_and_works_while_a_file_is_made(
+    aiohttp_client: Any, db: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    meeting = await make_meeting(db, status=MeetingStatus.ENDED)
+    row = await stored_recording(db, settings, meeting.id)
+    chair = await make_user(db, "lanhdao", Role.CHAIR, full_name="Lương Văn Bình")
+    await make_user(db, "canbo", Role.OFFICER)
+    site_id = (await db.scalars(select(Site.id).where(Site.code == "05977"))).one()
+    after = row.started_at + timedelta(seconds=1)
+    for action, details in (
+        ("meeting.join", {"participant": "38605245d6f9", "subject": f"site:{site_id}"}),
+        ("recording.start", {"by": "policy"}),
+        ("meeting.chair.mute", {"actor": f"user:{chair.id}", "target": f"site:{site_id}"}),
+        ("meeting.chair.admit", {"actor": f"user:{chair.id}", "target": "38605245d6f9"}),
+    ):
+        await audit.record(db, after, None, action, "meeting", meeting.id, details)
+    # A combined file still being made (the page failed with a 500 while one was).
+    await catalog.add_row(
+        db,
+        meeting_id=meeting.id,
+        relative_path="x/tong-hop-01.webm",
+        label="Combined file",
+        subject=None,
+        at=row.started_at,
+        kind=RecordingKind.COMBINED,
+        status=RecordingStatus.PROCESSING,
+    )
+    await db.commit()
+    client: WebClient = await aiohttp_client(create_app(settings, clock=clock))
+    await login(client, "canbo")
+    page = await client.get(f"/meetings/{meeting.id}/recordings")
+    assert page.status == 200
+    html = await page.text()
+    assert "Tệp tổng hợp" in html
+    assert "Đang xử lý" in html
+    assert "UBND Phường Đông Kinh — tham gia" in html
+    assert "theo chế độ ghi hình của phiên — bắt đầu ghi hình" in html
+    assert "UBND Phường Đông Kinh — chủ trì đã tắt micro" in html
+    for raw in ("38605245d6f9", f"site:{site_id}", f"user:{chair.id}", "policy"):
+        assert raw not in html
 
 
 async def test_combined_file_in_the_background(

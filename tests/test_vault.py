@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessions.models import AuditEvent, Base, Case, CaseParty, Meeting, MeetingInvitee
 from sessions.permissions import Principal
 from sessions.settings import Settings
+from sessions.tokens import sign_feed as feed_token
 from tests.conftest import Client, csrf_from
 from tests.test_permissions import _routes, _sign_in, build_world
-from web.views.calendar import feed_token
 
 NAME, ADDRESS = "Nguyễn Thị Tuyết", "Khòn Pổ"  # planted by the demo, sealed at intake
 SEALED = "case_parties.protected_identity"  # the vault itself: encrypted

@@ -3,18 +3,19 @@ the iCalendar feed, recurring days and the duty roster."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from icalendar import Calendar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import sites
+from sessions import sites, tokens
 from sessions.enums import MeetingStatus, Role
 from sessions.models import DutyRosterEntry, Meeting, ReceptionSchedule, Site
 from sessions.settings import Settings
+from sessions.tokens import sign_feed as feed_token
 from tests.conftest import START, Client, csrf_of, login, make_user
-from web.views.calendar import feed_token
 
 
 async def arrange(db: AsyncSession) -> dict[str, Any]:
@@ -179,12 +180,20 @@ async def test_calendars_and_feed(client: Client, db: AsyncSession, settings: Se
     assert feed.status == 200
     assert feed.content_type == "text/calendar"
     text = await feed.text()
-    assert text.startswith("BEGIN:VCALENDAR\r\n")
-    assert "SUMMARY:Đối thoại với 12 hộ dân thôn Nà Phai" in text
-    assert "DTSTART:20260312T010000Z" in text
-    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))  # folded lines
+    # Read back as a calendar application would.
+    events = Calendar.from_ical(text).walk("VEVENT")
+    (event,) = [e for e in events if e["SUMMARY"] == "Đối thoại với 12 hộ dân thôn Nà Phai"]
+    assert event.decoded("DTSTART") == datetime(2026, 3, 12, 1, 0, tzinfo=UTC)
+    assert str(event["STATUS"]) == "CONFIRMED"
     forged = await client.get(f"/calendar/feed/{world['chair']}-{'0' * 32}.ics")
     assert forged.status == 404
+    # A join token (same key, other purpose) is not a feed token.
+    joining = tokens.sign(
+        tokens.JoinClaims(1, f"user:{world['chair']}", "x", tokens.RoomRole.CHAIR, 2**40),
+        settings.session_key,
+    )
+    assert (await client.get(f"/calendar/feed/{joining}.ics")).status == 404
 
 
 async def test_recurring_days_and_roster_pages(client: Client, db: AsyncSession) -> None:

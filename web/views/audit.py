@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
-from sessions.models import AuditEvent, Case, User
+from sessions import audit
 from sessions.permissions import Action
 from web.auth import db_of, requires
 from web.templating import render
@@ -16,31 +15,21 @@ routes = web.RouteTableDef()
 @routes.get("/audit/vault", name="audit_vault")
 @requires(Action.AUDIT_READ)
 async def vault_reads(request: web.Request) -> web.StreamResponse:
-    db = db_of(request)
-    rows = (
-        await db.execute(
-            select(AuditEvent, User.full_name, Case.reference)
-            .outerjoin(User, User.id == AuditEvent.actor_id)
-            .outerjoin(Case, Case.id == AuditEvent.object_id.cast(Case.id.type))
-            .where(AuditEvent.action == "vault.read")
-            .order_by(AuditEvent.seq.desc())
-            .limit(500)
-        )
-    ).all()
+    reads = await audit.vault_reads(db_of(request))
     return render(
         request,
         "audit_vault.html",
         {
             "reads": [
                 {
-                    "at": event.at,
-                    "who": who or "—",
-                    "case": reference or event.object_id,
-                    "case_id": event.object_id,
-                    "person": event.details.get("pseudonym") or "—",
-                    "reason": event.details.get("reason", ""),
+                    "at": read.at,
+                    "who": read.who or "—",
+                    "case": read.case_reference or read.case_id,
+                    "case_id": read.case_id,
+                    "person": read.details.get("pseudonym") or "—",
+                    "reason": read.details.get("reason", ""),
                 }
-                for event, who, reference in rows
+                for read in reads
             ]
         },
     )

@@ -6,9 +6,8 @@ from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from sessions import booking, labels, meetings, recurring, sites, urgent
+from sessions import booking, cases, labels, meetings, recurring, sites, urgent, users
 from sessions.enums import (
     MeetingKind,
     MeetingPurpose,
@@ -21,10 +20,8 @@ from sessions.errors import N_, InvalidInput, NotFound
 from sessions.ids import parse_id, whole_number
 from sessions.models import (
     Case,
-    ReceptionSchedule,
     Site,
     User,
-    UserRole,
 )
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
@@ -37,20 +34,11 @@ routes = web.RouteTableDef()
 
 
 async def people_with(request: web.Request, role: Role) -> list[User]:
-    return list(
-        await db_of(request).scalars(
-            select(User)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == role, User.active.is_(True))
-            .order_by(User.full_name)
-        )
-    )
+    return await users.with_role(db_of(request), role)
 
 
 async def all_sites(request: web.Request) -> list[Site]:
-    return sites.reading_order(
-        await db_of(request).scalars(select(Site).where(Site.active.is_(True)))
-    )
+    return await sites.listed(db_of(request), active_only=True)
 
 
 def _strings(form: FormData, name: str) -> list[str]:
@@ -69,11 +57,8 @@ async def _booking_form(
     db = db_of(request)
     case = None
     if (case_id := parse_id(values.get("case_id"))) is not None:
-        case = await db.scalar(
-            select(Case).where(Case.id == case_id).options(selectinload(Case.parties))
-        )
-        if case is not None:
-            principal_of(request).require(Action.CASE_EDIT, case)
+        case = await cases.get_case(db, case_id)
+        principal_of(request).require(Action.CASE_EDIT, case)
     return render(
         request,
         "meetings/new.html",
@@ -202,13 +187,7 @@ async def _schedules_page(
     errors: dict[str, str] | None = None,
     error_params: dict[str, dict[str, object]] | None = None,
 ) -> web.StreamResponse:
-    schedules = list(
-        await db_of(request).scalars(
-            select(ReceptionSchedule).order_by(
-                ReceptionSchedule.active.desc(), ReceptionSchedule.id
-            )
-        )
-    )
+    schedules = await recurring.list_schedules(db_of(request))
     return render(
         request,
         "schedules.html",

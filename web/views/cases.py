@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from sessions import cases, sites
 from sessions.enums import (
@@ -12,7 +11,6 @@ from sessions.enums import (
     CompetentLevel,
     ComplaintInstance,
     PartyRole,
-    SiteKind,
 )
 from sessions.errors import N_, InvalidInput, NotFound
 from sessions.models import Site
@@ -60,11 +58,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _communes(request: web.Request) -> list[Site]:
-    return sites.reading_order(
-        await db_of(request).scalars(
-            select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD]))
-        )
-    )
+    return await sites.listed(db_of(request), sites.COMMUNE_KINDS)
 
 
 async def _intake_form(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from sessions import cases, meetings, notifications, sites, urgent
-from sessions.enums import SiteKind
-from sessions.models import Site
 from sessions.permissions import Action
 from web.auth import current_user, db_of, login_required, principal_of, requires
 from web.keys import CLOCK, SETTINGS
@@ -32,18 +30,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     recent, case_total = await cases.list_cases(
         db, cases.CaseFilter(), visible=principal.case_clause(Action.CASE_LIST), limit=8
     )
-    offices = list(
-        await db.scalars(
-            select(Site)
-            .where(Site.kind.in_([SiteKind.PROVINCIAL_OFFICE, SiteKind.CENTRAL_OFFICE]))
-            .order_by(Site.id)
-        )
-    )
-    commune_count = await db.scalar(
-        select(func.count())
-        .select_from(Site)
-        .where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD]))
-    )
+    offices = await sites.listed(db, sites.OFFICE_KINDS)
+    commune_count = len(await sites.listed(db, sites.COMMUNE_KINDS))
     user = current_user(request)
     return render(
         request,
@@ -69,7 +57,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @routes.get("/sites", name="sites")
 @requires(Action.SITE_LIST)
 async def site_list(request: web.Request) -> web.StreamResponse:
-    found = sites.reading_order(await db_of(request).scalars(select(Site)))
+    found = await sites.listed(db_of(request))
     return render(request, "sites.html", {"sites": found})
 
 

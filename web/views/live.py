@@ -5,11 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import select
 
-from sessions import tokens
+from sessions import meetings, tokens
 from sessions.enums import MeetingStatus
-from sessions.models import Meeting
 from sessions.permissions import Action
 from signaling import connection
 from signaling.hub import JOINABLE
@@ -46,7 +44,7 @@ async def _probe_owner(request: web.Request, token: str) -> str | web.StreamResp
     except tokens.TokenError as exc:
         return web.json_response({"error": f"token_{exc.reason}"}, status=403)
     async with request.app[DB]() as db:
-        status = await db.scalar(select(Meeting.status).where(Meeting.id == claims.meeting_id))
+        status = await meetings.status_of(db, claims.meeting_id)
     if status not in (MeetingStatus.SCHEDULED, *JOINABLE):
         return web.json_response({"error": "meeting_not_open"}, status=403)
     return f"{claims.meeting_id}:{claims.subject}"

@@ -8,13 +8,12 @@ from datetime import timedelta
 
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import true
 
 from sessions import devices, joining, meetings, notifications, tokens
 from sessions.enums import MeetingStatus, RecordingPolicy
 from sessions.errors import N_, PermissionDenied
-from sessions.models import Meeting, MeetingSite, Site
+from sessions.models import Meeting, Site
 from sessions.permissions import Action
 from signaling.hub import JOINABLE
 from web import i18n
@@ -152,19 +151,12 @@ async def kiosk_state(request: web.Request) -> web.StreamResponse:
     now = request.app[CLOCK].now()
     _, today_end = meetings.local_day_bounds(now.astimezone(settings.zone).date(), settings.zone)
     end = today_end + timedelta(days=KIOSK_DAY_AHEAD)
-    rows = list(
-        await db.scalars(
-            select(Meeting)
-            .join(MeetingSite, MeetingSite.meeting_id == Meeting.id)
-            .where(
-                MeetingSite.site_id == site.id,
-                Meeting.planned_end > now,
-                Meeting.planned_start < end,
-                Meeting.status.in_([MeetingStatus.SCHEDULED, *JOINABLE]),
-            )
-            .options(selectinload(Meeting.sites))
-            .order_by(Meeting.planned_start)
-        )
+    rows, _ = await meetings.list_meetings(
+        db,
+        meetings.MeetingFilter(
+            start=now, end=end, site_id=site.id, statuses=(MeetingStatus.SCHEDULED, *JOINABLE)
+        ),
+        visible=true(),
     )
     active = next((m for m in rows if m.status in JOINABLE), None)
     locale = locale_of(request)

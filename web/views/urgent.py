@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from sessions import notifications, sites, urgent
-from sessions.enums import SiteKind, UrgentStatus
+from sessions.enums import UrgentStatus
 from sessions.errors import N_, InvalidInput
-from sessions.models import Site, UrgentCall
 from sessions.permissions import Action
 from web import i18n
 from web.auth import current_user, db_of, login_required, requires, safe_next
@@ -24,12 +22,8 @@ async def _page(
     request: web.Request, values: dict[str, str], errors: dict[str, str], status: int
 ) -> web.StreamResponse:
     db = db_of(request)
-    communes = sites.reading_order(
-        await db.scalars(select(Site).where(Site.kind.in_([SiteKind.COMMUNE, SiteKind.WARD])))
-    )
-    calls = list(
-        await db.scalars(select(UrgentCall).order_by(UrgentCall.raised_at.desc()).limit(10))
-    )
+    communes = await sites.listed(db, sites.COMMUNE_KINDS)
+    calls = await urgent.recent_calls(db)
     return render(
         request,
         "urgent.html",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from sessions import sites, users
 from sessions.enums import Role
@@ -43,14 +42,14 @@ async def _page(
     status: int = 200,
 ) -> web.StreamResponse:
     db = db_of(request)
-    people = list(await db.scalars(select(User).order_by(User.active.desc(), User.full_name)))
+    people = await users.everyone(db)
     return render(
         request,
         "users.html",
         {
             "people": people,
             "roles": list(Role),
-            "sites": sites.reading_order(await db.scalars(select(Site))),
+            "sites": await sites.listed(db),
             "issued": issued,
             "values": values or {},
             "errors": errors or {},

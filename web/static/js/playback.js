@@ -41,6 +41,17 @@ function align(hard) {
   }
 }
 
+/** A participant's files share one tile: show the one playing now (or the last one started). */
+function showCurrentParts() {
+  for (const tile of document.querySelectorAll('#player [data-tile]')) {
+    const parts = /** @type {HTMLVideoElement[]} */ ([...tile.querySelectorAll('video')]);
+    if (parts.length < 2) continue;
+    const started = parts.filter((v) => offsetOf(v) <= position);
+    const current = started.length ? started[started.length - 1] : parts[0];
+    for (const video of parts) video.hidden = video !== current;
+  }
+}
+
 function tick() {
   const now = performance.now();
   if (playing) {
@@ -54,6 +65,7 @@ function tick() {
   }
   if (clock) clock.textContent = `${format(position)} / ${format(total())}`;
   align(false);
+  showCurrentParts();
   requestAnimationFrame(tick);
 }
 
