@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.media.adapter import restrict_host_addresses
-from tests.live_support import PacketAudit
+from tests.live.support import PacketAudit
 
 
 async def observe(url: str, token: str, tracks: int) -> dict[str, object]:

@@ -10,8 +10,14 @@ from aiortc import RTCPeerConnection
 from signaling.media import adapter
 
 
-def test_every_internal_the_adapter_needs_exists() -> None:
-    assert adapter.check_internals() == []
+@pytest.mark.parametrize("index", range(len(adapter._REQUIRED)))
+def test_a_missing_internal_is_named(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import-time check, as an aiortc upgrade that moved one internal would meet it (the
+    installed aiortc passes it, or this module could not be imported)."""
+    owner, name = adapter._REQUIRED[index]
+    monkeypatch.delattr(owner, name)
+    missing = adapter.check_internals()
+    assert missing == [f"{getattr(owner, '__name__', owner)}.{name}"]
 
 
 async def test_taps_replace_decoding_and_encoding() -> None:

@@ -90,12 +90,12 @@ def test_user_add_and_demo(env: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "username" in capsys.readouterr().err
     assert main(["demo"]) == 0
     first = capsys.readouterr().out
-    assert "Demo data loaded" in first
+    assert "Đã nạp dữ liệu dùng thử" in first  # in the default language
     assert main(["demo"]) == 0
     again = capsys.readouterr().out
-    assert "already loaded" in again
+    assert "đã được nạp từ trước" in again
     # The demo password stays retrievable for the next demonstration, readable by the owner only.
-    password_line = next(line for line in again.splitlines() if "Demo password" in line)
+    password_line = next(line for line in again.splitlines() if "Mật khẩu dùng thử" in line)
     assert password_line in first
     assert (env / "demo-password.txt").stat().st_mode & 0o077 == 0
 
@@ -117,8 +117,34 @@ def free_port() -> int:
         return port
 
 
-def test_serve_first_start(tmp_path: Path) -> None:
-    """What `make run` does on a fresh machine: migrate, seed, print the URL and the password."""
+@pytest.mark.parametrize(
+    ("locale", "opening", "lines"),
+    [
+        (
+            "vi",
+            "Mở http",
+            [
+                "Mở http://127.0.0.1:{port}/ bằng trình duyệt và đăng nhập.",
+                "đã thêm 67 điểm cầu",
+                "tên đăng nhập: admin",
+                "Mật khẩu dùng thử",
+            ],
+        ),
+        (
+            "en",
+            "Open http",
+            [
+                "Open http://127.0.0.1:{port}/ in a browser and sign in.",
+                "67 endpoints added",
+                "username: admin",
+                "Demo password",
+            ],
+        ),
+    ],
+)
+def test_serve_first_start(tmp_path: Path, locale: str, opening: str, lines: list[str]) -> None:
+    """What `make run` does on a fresh machine: migrate, seed, print the URL and the password,
+    in the configured language (Vietnamese by default)."""
     port = free_port()
     env = {
         **os.environ,
@@ -126,6 +152,8 @@ def test_serve_first_start(tmp_path: Path) -> None:
         "DIEMCAU_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
+    if locale != "vi":
+        env["DIEMCAU_DEFAULT_LOCALE"] = locale
     env.pop("DIEMCAU_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--demo"],
@@ -134,7 +162,7 @@ def test_serve_first_start(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines: list[str] = []
+    printed: list[str] = []
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
@@ -142,14 +170,12 @@ def test_serve_first_start(tmp_path: Path) -> None:
             line = proc.stdout.readline()
             if not line:
                 break
-            lines.append(line)
-            if line.startswith("Open http"):
+            printed.append(line)
+            if line.startswith(opening):
                 break
-        output = "".join(lines)
-        assert f"Open http://127.0.0.1:{port}/ in a browser and sign in." in output, output
-        assert "67 endpoints added" in output
-        assert "username: admin" in output
-        assert "Demo password" in output
+        output = "".join(printed)
+        for expected in lines:
+            assert expected.format(port=port) in output, output
         health = None
         for _ in range(100):
             try:
@@ -163,6 +189,8 @@ def test_serve_first_start(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_gen_cert_makes_a_ca_once_and_a_server_certificate(

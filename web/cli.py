@@ -8,7 +8,7 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -18,11 +18,11 @@ from recordings.store import RecordingStore, UnsafePath
 from sessions import audit, bootstrap, db, demo, devices, sites, users
 from sessions.clock import SystemClock
 from sessions.enums import RecordingStatus, Role
-from sessions.errors import Conflict, InvalidInput
+from sessions.errors import N_, Conflict, InvalidInput
 from sessions.identity import IdentityVault
 from sessions.models import Recording
 from sessions.settings import ConfigError, Settings, load_settings
-from web import tls
+from web import i18n, tls
 from web.app import create_app
 
 
@@ -97,7 +97,7 @@ async def _demo(settings: Settings) -> demo.DemoResult:
         await engine.dispose()
 
 
-def _print_demo(result: demo.DemoResult, settings: Settings) -> None:
+def _print_demo(result: demo.DemoResult, settings: Settings, say: Say) -> None:
     """Say how to sign in as the demo users. Their shared password is kept in a 0600 file under
     the data directory so a demonstration can be resumed; production never loads demo data."""
     password_file = settings.data_dir / "demo-password.txt"
@@ -105,12 +105,28 @@ def _print_demo(result: demo.DemoResult, settings: Settings) -> None:
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(result.password + "\n")
-        print("Demo data loaded: sample cases, meetings and one user per role.")
+        say(N_("Demo data loaded: sample cases, meetings and one user per role."))
     else:
-        print("Demo data is already loaded.")
-    print(f"  Demo users: {', '.join(result.usernames)}")
+        say(N_("Demo data is already loaded."))
+    say(N_("  Demo users: %(users)s"), users=", ".join(result.usernames))
     if password_file.exists():
-        print(f"  Demo password (all of them): {password_file.read_text(encoding='utf-8').strip()}")
+        say(
+            N_("  Demo password (all of them): %(password)s"),
+            password=password_file.read_text(encoding="utf-8").strip(),
+        )
+
+
+Say = Callable[..., None]
+
+
+def speaker(settings: Settings) -> Say:
+    """Prints start-up lines in the configured language (Vietnamese by default)."""
+    translations = i18n.load_translations()[settings.default_locale]
+
+    def say(message: str, **params: object) -> None:
+        print(i18n.render_message(translations, message, params))
+
+    return say
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -124,15 +140,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
     revision = upgrade_database(settings)
     started = asyncio.run(_first_start(settings))
-    print(f"Điểm cầu: database at revision {revision}; {started.sites_added} endpoints added.")
+    say = speaker(settings)
+    say(
+        N_("Điểm cầu: database at revision %(revision)s; %(count)s endpoints added."),
+        revision=revision,
+        count=started.sites_added,
+    )
     if started.admin_password:
-        print("A first administrator was created. Its one-time password is shown only now:")
-        print(f"  username: {started.admin_username}")
-        print(f"  password: {started.admin_password}")
-        print("  (you will be asked to choose a new password at the first sign-in)")
+        say(N_("A first administrator was created. Its one-time password is shown only now:"))
+        say(N_("  username: %(name)s"), name=started.admin_username)
+        say(N_("  password: %(password)s"), password=started.admin_password)
+        say(N_("  (you will be asked to choose a new password at the first sign-in)"))
     if args.demo:
-        _print_demo(asyncio.run(_demo(settings)), settings)
-    print(f"Open {settings.effective_public_url}/ in a browser and sign in.")
+        _print_demo(asyncio.run(_demo(settings)), settings, say)
+    say(N_("Open %(url)s/ in a browser and sign in."), url=settings.effective_public_url)
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
         import ssl
@@ -296,7 +317,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     upgrade_database(settings)
     asyncio.run(_first_start(settings))
-    _print_demo(asyncio.run(_demo(settings)), settings)
+    _print_demo(asyncio.run(_demo(settings)), settings, speaker(settings))
     return 0
 
 

@@ -1,85 +1,24 @@
-"""Shared pieces of the live tests: the server on loopback, real aiortc clients."""
+"""Helpers of the live tests (their fixtures are in ``tests/live/conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RtpPacket
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
-from sessions.clock import FixedClock
+from bench.client import Client
 from sessions.enums import Role
-from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
 from tests.conftest import make_user
-from tests.factories import token
-from web.app import create_app
 
 LOOPBACK = {"ice_host_addresses": ("127.0.0.1",), "ice_allowed_remote": ("127.0.0.1/32",)}
 
-
-@pytest.fixture
-def settings(tmp_path: Path, sqlite_template: Path) -> Settings:
-    """Media tests run on SQLite only; the journal's SQL is covered on both backends elsewhere."""
-    db_path = tmp_path / "live.sqlite3"
-    shutil.copyfile(sqlite_template, db_path)
-    return load_settings(
-        environ={},
-        overrides={
-            "data_dir": tmp_path / "data",
-            "database_url": f"sqlite:///{db_path}",
-            "reconnect_grace_seconds": 3,
-            **LOOPBACK,
-        },
-    )
-
-
-@pytest.fixture
-async def server(settings: Settings, clock: FixedClock) -> AsyncIterator[TestServer]:
-    app = create_app(settings, clock=clock)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server
-    await server.close()
-
-
 ClientFactory = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-async def clients(server: TestServer, settings: Settings) -> AsyncIterator[ClientFactory]:
-    made: list[Client] = []
-
-    async def make(
-        meeting_id: int,
-        subject: str,
-        name: str,
-        role: RoomRole,
-        *,
-        media: bool = True,
-        **kwargs: object,
-    ) -> Client:
-        client = Client(
-            str(server.make_url("/")),
-            token(settings.session_key, meeting_id, subject, name, role),
-            video=SyntheticVideoTrack if media else None,
-            audio=SyntheticAudioTrack if media else None,
-            **kwargs,  # type: ignore[arg-type]
-        )
-        made.append(client)
-        return client
-
-    yield make
-    await asyncio.gather(*(c.close() for c in made), return_exceptions=True)
 
 
 async def wait_until(test: Callable[[], bool], timeout: float = 20.0, step: float = 0.1) -> None:
@@ -108,6 +47,26 @@ async def joined(
         assert welcome["type"] == "welcome", welcome
     await asyncio.gather(*(c.publish() for c in everyone))
     return everyone
+
+
+async def flowing(everyone: list[Client], frames: int, timeout: float = 30.0) -> None:
+    """Wait until every participant received ``frames`` more video frames from every other
+    (an event to wait for, instead of sleeping and hoping)."""
+    marks = {
+        (c.participant_id, o.participant_id): c.frames_from(o.participant_id)
+        for c in everyone
+        for o in everyone
+        if o is not c
+    }
+    await wait_until(
+        lambda: all(
+            c.frames_from(o.participant_id) >= marks[(c.participant_id, o.participant_id)] + frames
+            for c in everyone
+            for o in everyone
+            if o is not c
+        ),
+        timeout=timeout,
+    )
 
 
 def all_see_all(
