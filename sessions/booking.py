@@ -24,7 +24,7 @@ from sessions.enums import (
     RecordingPolicy,
     Role,
 )
-from sessions.errors import N_, InvalidInput
+from sessions.errors import MORE_ERRORS, N_, InvalidInput
 from sessions.ids import parse_id
 from sessions.models import Case, CaseParty, Meeting, MeetingInvitee, MeetingSite, Site, User
 from sessions.tokens import JoinClaims, RoomRole, sign
@@ -62,15 +62,25 @@ class MeetingDraft:
 
 @dataclass
 class Checked:
-    """Field errors collected while checking a form (first message per field wins)."""
+    """Field errors collected while checking a form: the first message of a field, and any
+    further ones (a second bad line, say) under ``MORE_ERRORS`` in its parameters, so every
+    problem is named at once."""
 
     errors: dict[str, str] = field(default_factory=dict)
     params: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def fail(self, name: str, message: str, **params: object) -> None:
-        self.errors.setdefault(name, message)
-        if params:
-            self.params[name] = params
+        if name not in self.errors:
+            self.errors[name] = message
+            if params:
+                self.params[name] = params
+            return
+        if (message, params) == (self.errors[name], self.params.get(name, {})):
+            return
+        more = self.params.setdefault(name, {}).setdefault(MORE_ERRORS, [])
+        assert isinstance(more, list)
+        if (message, params) not in more:
+            more.append((message, params))
 
 
 def parse_window(
@@ -139,7 +149,8 @@ async def clashes(
     return found
 
 
-def _invitee_lines(text: str, checked: Checked) -> list[tuple[str, str, str]]:
+def _invitee_lines(text: str, checked: Checked) -> list[tuple[int, str, str, str]]:
+    """(line number, name, role, endpoint code) of each "Name | role | code" line."""
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -155,7 +166,7 @@ def _invitee_lines(text: str, checked: Checked) -> list[tuple[str, str, str]]:
                 line=number,
             )
             continue
-        out.append((name, role[:100], site_code))
+        out.append((number, name, role[:100], site_code))
     return out
 
 
@@ -238,12 +249,18 @@ async def book(
             N_("A denouncer and the person denounced cannot be in the same meeting."),
         )
     others = _invitee_lines(draft.other_invitees, checked)
-    other_codes = {code for _, _, code in others if code}
+    other_codes = {code for *_, code in others if code}
     other_sites = {
         s.code: s for s in await db.scalars(select(Site).where(Site.code.in_(other_codes)))
     }
-    for code in other_codes - set(other_sites):
-        checked.fail("other_invitees", N_("Unknown endpoint %(value)s."), value=code)
+    for number, _, _, code in others:
+        if code and code not in other_sites:
+            checked.fail(
+                "other_invitees",
+                N_("Line %(line)s: there is no endpoint with the code %(value)s."),
+                line=number,
+                value=code,
+            )
 
     if checked.errors:
         raise InvalidInput(checked.errors, checked.params)
@@ -306,7 +323,7 @@ async def book(
                     role_label=role or labels.label(RoomRole.PARTICIPANT),
                     site_id=other_sites[code].id if code else None,
                 )
-                for name, role, code in others
+                for _, name, role, code in others
             ],
         ),
         zone,

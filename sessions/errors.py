@@ -36,6 +36,10 @@ class PermissionDenied(DomainError):
     error_id = "permission_denied"
 
 
+# A field's further messages, as [(message id, params), …] inside that field's parameters.
+MORE_ERRORS = "more"
+
+
 class InvalidInput(DomainError):
     """Form-level validation failed; ``field_errors`` maps field names to messages."""
 

@@ -109,6 +109,55 @@ async def test_bad_booking_keeps_the_form(client: Client, db: AsyncSession) -> N
     assert "Không thể đặt lịch phiên trong quá khứ." in await past.text()
 
 
+async def test_every_problem_of_a_booking_is_named_and_nothing_typed_is_lost(
+    client: Client, db: AsyncSession
+) -> None:
+    world = await arrange(db)
+    await login(client, "canbo")
+    token = await csrf_of(client, "/meetings/new")
+    lines = "Hoàng Văn Sáng | Người đại diện | 05977\nBà Lan | a | b | c\nÔng Tư | | ZZZ"
+    response = await client.post(
+        "/meetings/new",
+        data=booking_form(
+            world,
+            token,
+            participant_site_ids=["999999", str(world["sites"]["05977"])],
+            other_invitees=lines,
+            title="Đối thoại giữ nguyên",
+        ),
+    )
+    assert response.status == 400
+    html = await response.text()
+    assert "Không có điểm cầu 999999." in html  # the unknown endpoint
+    # Both bad invitee lines, each by its number, in the one message beside the field.
+    assert "Dòng 2: ghi “Họ tên | tư cách | mã điểm cầu”" in html
+    assert "Dòng 3: không có điểm cầu mã ZZZ." in html
+    assert "%(" not in html
+    assert "Bà Lan | a | b | c" in html  # what was typed is still there
+    assert 'value="Đối thoại giữ nguyên"' in html
+    assert await db.scalar(select(func.count()).select_from(Meeting)) == 0
+
+
+async def test_a_wrong_case_reference_is_said_beside_the_field(
+    client: Client, db: AsyncSession
+) -> None:
+    world = await arrange(db)
+    await login(client, "canbo")
+    token = await csrf_of(client, "/meetings/new")
+    booked = await client.post(
+        "/meetings/new", data=booking_form(world, token), allow_redirects=False
+    )
+    meeting_page = booked.headers["Location"]
+    wrong = await client.post(
+        f"{meeting_page}/case", data={"csrf_token": token, "reference": "vv-2026-9999"}
+    )
+    assert wrong.status == 400  # the meeting's page again, not an error page
+    html = await wrong.text()
+    assert 'id="reference-error"' in html
+    assert "Không có vụ việc số hiệu vv-2026-9999 mà bạn được gắn phiên vào." in html
+    assert 'value="vv-2026-9999"' in html
+
+
 async def test_urgent_link_from_hanoi(
     client: Client, db: AsyncSession, aiohttp_client: Any, settings: Settings, clock: Any
 ) -> None:

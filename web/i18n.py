@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from sessions import labels
+from sessions.errors import MORE_ERRORS
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 LOCALES = ("vi", "en")
@@ -59,6 +60,17 @@ def render_message(
         return text % shown
     except (KeyError, TypeError, ValueError):
         return text
+
+
+def render_field_error(
+    translations: NullTranslations, message: str, params: Mapping[str, object] | None = None
+) -> str:
+    """A field's message and any further ones (``sessions.errors.MORE_ERRORS``), in order."""
+    parts = [render_message(translations, message, params)]
+    more = (params or {}).get(MORE_ERRORS)
+    if isinstance(more, list):
+        parts += [render_message(translations, m, p) for m, p in more]
+    return " ".join(parts)
 
 
 def choose_locale(cookie: str | None, default: str) -> str:

@@ -115,7 +115,7 @@ def render(
         return i18n.show_date(value, locale)
 
     def error_text(message: str | None, params: Mapping[str, object] | None = None) -> str:
-        return i18n.render_message(translations, message, params) if message else ""
+        return i18n.render_field_error(translations, message, params) if message else ""
 
     def notice(notification: Notification) -> str:
         return i18n.render_message(translations, notification.message, notification.params)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aiohttp import web
-from sqlalchemy import select
 
-from sessions import booking, cases, labels, meetings, recurring, sites, urgent, users
+from sessions import booking, cases, labels, recurring, sites, urgent, users
 from sessions.enums import (
     MeetingKind,
     MeetingPurpose,
@@ -16,7 +15,7 @@ from sessions.enums import (
     Recurrence,
     Role,
 )
-from sessions.errors import N_, InvalidInput, NotFound
+from sessions.errors import InvalidInput
 from sessions.ids import parse_id, whole_number
 from sessions.models import (
     Case,
@@ -155,25 +154,6 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
     await db.commit()
     request.app[SCHEDULER].plan(meeting)
     raise redirect_with_flash(f"/meetings/{meeting.id}", "meeting_booked")
-
-
-@routes.post("/meetings/{meeting_id:\\d+}/case")
-@requires(Action.CASE_EDIT)
-async def link_case(request: web.Request) -> web.StreamResponse:
-    db = db_of(request)
-    principal = principal_of(request)
-    meeting = await meetings.get_meeting(db, path_id(request, "meeting_id"))
-    principal.require(Action.MEETING_VIEW, meeting)
-    form = await request.post()
-    reference = form_text(form, "reference").upper()
-    case = await db.scalar(select(Case).where(Case.reference == reference))
-    if case is None:
-        raise NotFound(N_("There is no case with reference %(ref)s."), {"ref": reference or "—"})
-    principal.require(Action.CASE_EDIT, case)
-    await meetings.link_case(
-        db, meeting, case.id, at=request.app[CLOCK].now(), actor_id=current_user(request).id
-    )
-    raise redirect_with_flash(f"/meetings/{meeting.id}", "case_linked")
 
 
 # ---- recurring reception days --------------------------------------------------------------

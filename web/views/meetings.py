@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from sessions import booking, joining, lifecycle, meetings
+from sessions import booking, cases, joining, lifecycle, meetings
 from sessions.enums import MeetingStatus
 from sessions.errors import N_, PermissionDenied, TransitionRefused
 from sessions.permissions import Action
@@ -60,7 +60,13 @@ async def meeting_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _detail(
-    request: web.Request, meeting_id: int, *, cancel_error: str = "", status: int = 200
+    request: web.Request,
+    meeting_id: int,
+    *,
+    cancel_error: str = "",
+    link_error: tuple[str, dict[str, object]] | None = None,
+    link_value: str = "",
+    status: int = 200,
 ) -> web.StreamResponse:
     db = db_of(request)
     meeting = await meetings.get_meeting(db, meeting_id)
@@ -93,6 +99,9 @@ async def _detail(
             "can_end": principal.allows(Action.MEETING_CANCEL, meeting)
             and meeting.status in (MeetingStatus.OPEN, MeetingStatus.LIVE),
             "cancel_error": cancel_error,
+            "errors": {"reference": link_error[0]} if link_error else {},
+            "error_params": {"reference": link_error[1]} if link_error else {},
+            "values": {"reference": link_value},
             "can_join": may_join,
             "join_links": links,
             "can_link_case": principal.may(Action.CASE_EDIT) and meeting.case_id is None,
@@ -146,3 +155,32 @@ async def meeting_end(request: web.Request) -> web.StreamResponse:
     await db.commit()
     await request.app[HUB].end_meeting(meeting_id)
     raise redirect_with_flash(f"/meetings/{meeting_id}", "meeting_ended")
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/case", name="meeting_link_case")
+@requires(Action.CASE_EDIT)
+async def meeting_link_case(request: web.Request) -> web.StreamResponse:
+    """File a meeting (an urgent one, say) under its case; a wrong reference is said beside
+    the field, with what was typed kept."""
+    db = db_of(request)
+    principal = principal_of(request)
+    meeting_id = path_id(request, "meeting_id")
+    meeting = await meetings.get_meeting(db, meeting_id)
+    principal.require(Action.MEETING_VIEW, meeting)
+    form = await request.post()
+    typed = form_text(form, "reference")
+    case = await cases.by_reference(db, typed) if typed else None
+    if case is None or not principal.allows(Action.CASE_EDIT, case):
+        # A case this person may not edit is answered like one that does not exist.
+        message = (
+            N_("There is no case with the reference %(ref)s that you may file to.")
+            if typed
+            else N_("Enter the case reference, e.g. VV-2026-0001.")
+        )
+        return await _detail(
+            request, meeting_id, link_error=(message, {"ref": typed}), link_value=typed, status=400
+        )
+    await meetings.link_case(
+        db, meeting, case.id, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+    )
+    raise redirect_with_flash(f"/meetings/{meeting.id}", "case_linked")
