@@ -120,6 +120,8 @@ def process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 async def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

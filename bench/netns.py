@@ -83,13 +83,13 @@ class Netns:
     def spawn(self, args: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         """Run ``python args…`` inside the namespace."""
         assert self.holder is not None
-        handle = log.open("ab")
-        proc = subprocess.Popen(
-            ["nsenter", "-t", str(self.holder.pid), "-n", sys.executable, *args],
-            env={**os.environ, **env},
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(
+                ["nsenter", "-t", str(self.holder.pid), "-n", sys.executable, *args],
+                env={**os.environ, **env},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
         self.children.append(proc)
         return proc
 
@@ -133,6 +133,8 @@ class Netns:
         if self.holder is not None:
             self.holder.kill()
             self.holder.wait()
+            if self.holder.stdout is not None:
+                self.holder.stdout.close()
             self.holder = None
 
 

@@ -20,10 +20,10 @@ from sessions.enums import (
     PartyRole,
     SiteKind,
 )
-from sessions.errors import N_, InvalidInput, NotFound
+from sessions.errors import N_, Conflict, InvalidInput, NotFound
 from sessions.identity import IdentityVault, ProtectedIdentity
 from sessions.ids import parse_id
-from sessions.models import Case, CaseParty, Site
+from sessions.models import Case, CaseParty, Meeting, MeetingInvitee, Site
 
 MAX_TITLE = 300
 FLAG_NAMES = ("crowd", "complex", "prolonged", "bypassing", "hotspot", "remote")
@@ -192,19 +192,38 @@ class PartyDraft:
     appointment_document: str = ""
 
 
-async def add_party(
-    db: AsyncSession,
-    case: Case,
-    draft: PartyDraft,
-    *,
-    vault: IdentityVault,
-    at: datetime,
-    actor_id: int | None,
-) -> CaseParty:
+# Who may be a party to which kind of case (Luật Khiếu nại 2011, Luật Tố cáo 2018, Luật Tiếp
+# công dân 2013): a complainant complains, a denouncer denounces; a case of several contents
+# may hold anyone.
+_COMMON = frozenset({PartyRole.REPRESENTATIVE, PartyRole.LAWYER, PartyRole.INTERESTED_PARTY})
+PARTY_ROLES: dict[CaseType, frozenset[PartyRole]] = {
+    CaseType.COMPLAINT: _COMMON | {PartyRole.COMPLAINANT, PartyRole.RESPONDENT},
+    CaseType.DENUNCIATION: _COMMON | {PartyRole.DENOUNCER, PartyRole.ACCUSED},
+    CaseType.PETITION: _COMMON | {PartyRole.PETITIONER},
+    CaseType.FEEDBACK: _COMMON | {PartyRole.PETITIONER},
+    CaseType.MULTIPLE: frozenset(PartyRole),
+}
+
+
+def roles_for(case: Case) -> list[PartyRole]:
+    """The roles a person may have in this case, in the order the form lists them."""
+    allowed = PARTY_ROLES[case.case_type]
+    return [r for r in PartyRole if r in allowed]
+
+
+async def _checked_party(
+    db: AsyncSession, case: Case, draft: PartyDraft, *, editing: CaseParty | None = None
+) -> tuple[PartyRole, CaseParty | None]:
+    """The role and the represented person of a valid draft, or InvalidInput naming every bad
+    field. A denouncer being edited may leave the identity empty (it is kept)."""
     errors: dict[str, str] = {}
     params: dict[str, dict[str, object]] = {}
     role = _enum_or_error(PartyRole, draft.role, errors, "role", N_("Choose the person's role."))
-    if not draft.full_name.strip():
+    if role is not None and role not in PARTY_ROLES[case.case_type]:
+        errors["role"] = N_("A %(role)s has no place in a case of the type %(type)s.")
+        params["role"] = {"role": role, "type": case.case_type}
+    keeps_identity = editing is not None and editing.is_protected and role is PartyRole.DENOUNCER
+    if not draft.full_name.strip() and not keeps_identity:
         errors["full_name"] = N_("Enter the person's full name.")
     for name, limit in PARTY_LIMITS.items():
         if len(getattr(draft, name).strip()) > limit:
@@ -214,15 +233,59 @@ async def add_party(
     if draft.represents_id.strip():
         represents_id = parse_id(draft.represents_id)
         represents = await db.get(CaseParty, represents_id) if represents_id else None
-        if represents is None or represents.case_id != case.id:
+        if represents is None or represents.case_id != case.id or represents is editing:
             errors["represents_id"] = N_("Choose a person of this case.")
     if role is PartyRole.REPRESENTATIVE and not draft.appointment_document.strip():
         errors["appointment_document"] = N_(
             "A representative needs the written appointment (document number and date)."
         )
+    if (
+        editing is not None
+        and role is not editing.role
+        and PartyRole.DENOUNCER
+        in (
+            role,
+            editing.role,
+        )
+    ):
+        # A protected identity never becomes a plain one, nor the other way round.
+        errors["role"] = N_("A denouncer stays a denouncer: remove and add the person instead.")
     if errors:
         raise InvalidInput(errors, params)
     assert role is not None
+    return role, represents
+
+
+def _fill(party: CaseParty, draft: PartyDraft, vault: IdentityVault) -> None:
+    if party.role is PartyRole.DENOUNCER:
+        if draft.full_name.strip():  # a new identity replaces the sealed one
+            party.protected_identity = vault.seal(
+                ProtectedIdentity(
+                    full_name=draft.full_name.strip(),
+                    address=draft.address.strip(),
+                    id_number=draft.id_number.strip(),
+                    phone=draft.phone.strip(),
+                )
+            )
+        party.full_name = party.address = party.id_number = party.phone = None
+    else:
+        party.full_name = draft.full_name.strip()
+        party.address = draft.address.strip() or None
+        party.id_number = draft.id_number.strip() or None
+        party.phone = draft.phone.strip() or None
+    party.appointment_document = draft.appointment_document.strip() or None
+
+
+async def add_party(
+    db: AsyncSession,
+    case: Case,
+    draft: PartyDraft,
+    *,
+    vault: IdentityVault,
+    at: datetime,
+    actor_id: int | None,
+) -> CaseParty:
+    role, represents = await _checked_party(db, case, draft)
     party = CaseParty(case_id=case.id, role=role, created_at=at)
     if role is PartyRole.DENOUNCER:
         # The law protects a denouncer's identity: only the sealed copy is stored, and the
@@ -233,27 +296,87 @@ async def add_party(
             .where(CaseParty.case_id == case.id, CaseParty.role == PartyRole.DENOUNCER)
         )
         party.pseudonym = f"Người tố cáo {(earlier or 0) + 1}"
-        party.protected_identity = vault.seal(
-            ProtectedIdentity(
-                full_name=draft.full_name.strip(),
-                address=draft.address.strip(),
-                id_number=draft.id_number.strip(),
-                phone=draft.phone.strip(),
-            )
-        )
-    else:
-        party.full_name = draft.full_name.strip()
-        party.address = draft.address.strip() or None
-        party.id_number = draft.id_number.strip() or None
-        party.phone = draft.phone.strip() or None
+    _fill(party, draft, vault)
     party.represents_id = represents.id if represents else None
-    party.appointment_document = draft.appointment_document.strip() or None
     db.add(party)
     await db.flush()
     await audit.record(
         db, at, actor_id, "case.party_add", "case", case.id, {"party": party.id, "role": role.value}
     )
     return party
+
+
+def party_of(case: Case, party_id: int) -> CaseParty:
+    party = next((p for p in case.parties if p.id == party_id), None)
+    if party is None:
+        raise NotFound(N_("There is no such person in this case."))
+    return party
+
+
+async def edit_party(
+    db: AsyncSession,
+    case: Case,
+    party: CaseParty,
+    draft: PartyDraft,
+    *,
+    vault: IdentityVault,
+    at: datetime,
+    actor_id: int | None,
+) -> CaseParty:
+    """Correct a person's details (the audit names what changed, never the values)."""
+    role, represents = await _checked_party(db, case, draft, editing=party)
+    before = _shape(party)
+    party.role = role
+    _fill(party, draft, vault)
+    party.represents_id = represents.id if represents else None
+    changed = sorted(k for k, v in _shape(party).items() if before[k] != v)
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "case.party_edit",
+        "case",
+        case.id,
+        {"party": party.id, "changed": changed},
+    )
+    return party
+
+
+def _shape(party: CaseParty) -> dict[str, object]:
+    return {
+        "role": party.role,
+        "full_name": party.full_name,
+        "address": party.address,
+        "id_number": party.id_number,
+        "phone": party.phone,
+        "identity": party.protected_identity,
+        "represents": party.represents_id,
+        "appointment_document": party.appointment_document,
+    }
+
+
+async def remove_party(
+    db: AsyncSession, case: Case, party: CaseParty, *, at: datetime, actor_id: int | None
+) -> None:
+    """Take a person recorded by mistake off the case; one invited to a meeting stays (the
+    meeting's record names them): take them off that meeting first."""
+    invited = await db.scalar(
+        select(Meeting.reference)
+        .join(MeetingInvitee, MeetingInvitee.meeting_id == Meeting.id)
+        .where(MeetingInvitee.party_id == party.id)
+        .limit(1)
+    )
+    if invited is not None:
+        raise Conflict(
+            N_("This person is invited to meeting %(meeting)s and stays in its record."),
+            {"meeting": invited},
+        )
+    # A denouncer is named by the pseudonym only.
+    details = {"party": party.id, "role": party.role.value, "shown_as": party.shown_name}
+    await db.delete(party)
+    await db.flush()
+    await audit.record(db, at, actor_id, "case.party_remove", "case", case.id, details)
 
 
 async def get_case(db: AsyncSession, case_id: int) -> Case:

@@ -224,3 +224,84 @@ async def test_names_are_stored_composed_and_have_a_length_limit(
     assert refused.status == 400
     assert "Trường này dài tối đa 200 ký tự." in await refused.text()
     assert await db.scalar(select(func.count()).select_from(CaseParty)) == 0
+
+
+async def test_people_are_corrected_and_removed_and_must_fit_the_case(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    created = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "Tố cáo cán bộ địa chính xã",
+            "case_type": "TC",
+            "received_on": "2026-03-09",
+            "competent_level": "commune",
+        },
+        allow_redirects=False,
+    )
+    case_url = created.headers["Location"]
+    # A complainant has no place in a denunciation; the form offers only the roles that fit.
+    form = await (await client.get(case_url)).text()
+    assert 'value="denouncer"' in form
+    assert 'value="complainant"' not in form
+    misfit = await client.post(
+        f"{case_url}/parties",
+        data={"csrf_token": token, "role": "complainant", "full_name": "Lý Văn Nam"},
+    )
+    assert misfit.status == 400
+    assert "Vụ việc loại “Tố cáo” không có “Người khiếu nại”." in await misfit.text()
+    for role, name in (("denouncer", "Lý Văn Nam"), ("accused", "Nông Văn Bảy")):
+        added = await client.post(
+            f"{case_url}/parties",
+            data={"csrf_token": token, "role": role, "full_name": name},
+            allow_redirects=False,
+        )
+        assert added.status == 303
+    parties = {p.role.value: p for p in await db.scalars(select(CaseParty))}
+    denouncer_id, accused_id = parties["denouncer"].id, parties["accused"].id
+    sealed = parties["denouncer"].protected_identity
+    # Correcting a name; the denouncer's identity is never shown back, and kept when left empty.
+    page = await (await client.get(f"{case_url}/parties/{denouncer_id}")).text()
+    assert "Lý Văn Nam" not in page
+    kept = await client.post(
+        f"{case_url}/parties/{denouncer_id}",
+        data={"csrf_token": token, "role": "denouncer", "full_name": ""},
+        allow_redirects=False,
+    )
+    assert kept.status == 303
+    fixed = await client.post(
+        f"{case_url}/parties/{accused_id}",
+        data={"csrf_token": token, "role": "accused", "full_name": "Nông Văn Bẩy"},
+        allow_redirects=False,
+    )
+    assert fixed.status == 303
+    db.expire_all()
+    assert (await db.get(CaseParty, denouncer_id)).protected_identity == sealed  # type: ignore[union-attr]
+    assert (await db.get(CaseParty, accused_id)).full_name == "Nông Văn Bẩy"  # type: ignore[union-attr]
+    vault = IdentityVault(settings.identity_key)
+    assert vault.open(sealed).full_name == "Lý Văn Nam"  # type: ignore[arg-type]
+    # A denouncer stays a denouncer (a protected identity never becomes a plain one).
+    turned = await client.post(
+        f"{case_url}/parties/{denouncer_id}",
+        data={"csrf_token": token, "role": "accused", "full_name": "X"},
+    )
+    assert turned.status == 400
+    # Removing one recorded by mistake.
+    removed = await client.post(
+        f"{case_url}/parties/{accused_id}/remove",
+        data={"csrf_token": token},
+        allow_redirects=False,
+    )
+    assert removed.status == 303
+    await db.rollback()  # read what the server wrote
+    assert await db.scalar(select(func.count()).where(CaseParty.id == accused_id)) == 0
+    details = {
+        e.action: e.details
+        for e in await db.scalars(select(AuditEvent).where(AuditEvent.object_type == "case"))
+    }
+    assert details["case.party_edit"]["changed"] == ["full_name"]
+    assert details["case.party_remove"]["shown_as"] == "Nông Văn Bẩy"
+    assert "Lý Văn Nam" not in str(details)  # the denouncer's name is in no audit entry

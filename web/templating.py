@@ -24,6 +24,8 @@ FLASH_COOKIE = "diemcau_flash"
 FLASH_MESSAGES = {
     "case_created": N_("The case was registered."),
     "party_added": N_("The person was added to the case."),
+    "party_changed": N_("The person's details were corrected."),
+    "party_removed": N_("The person was removed from the case."),
     "meeting_cancelled": N_("The meeting was cancelled."),
     "meeting_ended": N_("The meeting was ended."),
     "urgent_no_roster": N_(

@@ -10,13 +10,12 @@ from sessions.enums import (
     CaseType,
     CompetentLevel,
     ComplaintInstance,
-    PartyRole,
 )
-from sessions.errors import N_, InvalidInput, NotFound
+from sessions.errors import N_, Conflict, InvalidInput, NotFound
 from sessions.models import Site
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
-from web.forms import form_flags, form_text, form_values
+from web.forms import FormData, form_flags, form_text, form_values
 from web.keys import CLOCK, SETTINGS, VAULT
 from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
@@ -133,6 +132,7 @@ async def _detail(
     party_values: dict[str, str] | None = None,
     party_errors: dict[str, str] | None = None,
     party_params: dict[str, dict[str, object]] | None = None,
+    party_problem: tuple[str, dict[str, object]] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
     case = await cases.get_case(db_of(request), case_id)
@@ -142,7 +142,8 @@ async def _detail(
         "cases/detail.html",
         {
             "case": case,
-            "party_roles": list(PartyRole),
+            "party_roles": cases.roles_for(case),
+            "party_problem": party_problem,
             "values": party_values or {},
             "errors": party_errors or {},
             "error_params": party_params or {},
@@ -165,15 +166,7 @@ async def party_add(request: web.Request) -> web.StreamResponse:
     case = await cases.get_case(db, case_id)
     principal_of(request).require(Action.CASE_EDIT, case)
     form = await request.post()
-    draft = cases.PartyDraft(
-        role=form_text(form, "role"),
-        full_name=form_text(form, "full_name"),
-        address=form_text(form, "address"),
-        id_number=form_text(form, "id_number"),
-        phone=form_text(form, "phone"),
-        represents_id=form_text(form, "represents_id"),
-        appointment_document=form_text(form, "appointment_document"),
-    )
+    draft = _party_draft(form)
     try:
         await cases.add_party(
             db,
@@ -193,6 +186,112 @@ async def party_add(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     raise redirect_with_flash(f"/cases/{case_id}#parties", "party_added")
+
+
+def _party_draft(form: FormData) -> cases.PartyDraft:
+    return cases.PartyDraft(
+        role=form_text(form, "role"),
+        full_name=form_text(form, "full_name"),
+        address=form_text(form, "address"),
+        id_number=form_text(form, "id_number"),
+        phone=form_text(form, "phone"),
+        represents_id=form_text(form, "represents_id"),
+        appointment_document=form_text(form, "appointment_document"),
+    )
+
+
+async def _party_page(
+    request: web.Request,
+    case_id: int,
+    party_id: int,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    params: dict[str, dict[str, object]] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    case = await cases.get_case(db_of(request), case_id)
+    principal_of(request).require(Action.CASE_EDIT, case)
+    party = cases.party_of(case, party_id)
+    shown = values or {
+        "role": party.role.value,
+        "full_name": party.full_name or "",  # a denouncer's identity is never prefilled
+        "address": party.address or "",
+        "id_number": party.id_number or "",
+        "phone": party.phone or "",
+        "represents_id": str(party.represents_id or ""),
+        "appointment_document": party.appointment_document or "",
+    }
+    return render(
+        request,
+        "cases/party.html",
+        {
+            "case": case,
+            "party": party,
+            "party_roles": cases.roles_for(case),
+            "values": shown,
+            "errors": errors or {},
+            "error_params": params or {},
+        },
+        status=status,
+    )
+
+
+@routes.get("/cases/{case_id:\\d+}/parties/{party_id:\\d+}", name="case_party")
+@requires(Action.CASE_EDIT)
+async def party_page(request: web.Request) -> web.StreamResponse:
+    return await _party_page(request, path_id(request, "case_id"), path_id(request, "party_id"))
+
+
+@routes.post("/cases/{case_id:\\d+}/parties/{party_id:\\d+}")
+@requires(Action.CASE_EDIT)
+async def party_edit(request: web.Request) -> web.StreamResponse:
+    case_id, party_id = path_id(request, "case_id"), path_id(request, "party_id")
+    db = db_of(request)
+    case = await cases.get_case(db, case_id)
+    principal_of(request).require(Action.CASE_EDIT, case)
+    party = cases.party_of(case, party_id)
+    form = await request.post()
+    try:
+        await cases.edit_party(
+            db,
+            case,
+            party,
+            _party_draft(form),
+            vault=request.app[VAULT],
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        return await _party_page(
+            request,
+            case_id,
+            party_id,
+            values=form_values(form),
+            errors=exc.field_errors,
+            params=exc.field_params,
+            status=400,
+        )
+    raise redirect_with_flash(f"/cases/{case_id}#parties", "party_changed")
+
+
+@routes.post("/cases/{case_id:\\d+}/parties/{party_id:\\d+}/remove")
+@requires(Action.CASE_EDIT)
+async def party_remove(request: web.Request) -> web.StreamResponse:
+    case_id, party_id = path_id(request, "case_id"), path_id(request, "party_id")
+    db = db_of(request)
+    case = await cases.get_case(db, case_id)
+    principal_of(request).require(Action.CASE_EDIT, case)
+    party = cases.party_of(case, party_id)
+    try:
+        await cases.remove_party(
+            db, case, party, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+        )
+    except Conflict as exc:
+        return await _detail(
+            request, case_id, party_problem=(exc.message, dict(exc.params)), status=409
+        )
+    raise redirect_with_flash(f"/cases/{case_id}#parties", "party_removed")
 
 
 async def _identity_page(
