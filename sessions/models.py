@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    Boolean,
-    Date,
     DateTime,
     Dialect,
     ForeignKey,
     Index,
-    Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -98,9 +94,58 @@ def enum_column(enum: type[StrEnum]) -> SAEnum:
     )
 
 
+# Column types named once: a model says ``Mapped[str200]`` or ``Mapped[CaseStatus]`` and the
+# base's type annotation map gives the column type.
+str5 = Annotated[str, 5]
+str32 = Annotated[str, 32]
+str64 = Annotated[str, 64]
+str100 = Annotated[str, 100]
+str200 = Annotated[str, 200]
+str256 = Annotated[str, 256]
+str300 = Annotated[str, 300]
+str500 = Annotated[str, 500]
+text = Annotated[str, "text"]
+ENUMS: tuple[type[StrEnum], ...] = (
+    AttendanceOutcome,
+    CaseStatus,
+    CaseType,
+    CompetentLevel,
+    ComplaintInstance,
+    MeetingKind,
+    MeetingMode,
+    MeetingPurpose,
+    MeetingSiteRole,
+    MeetingStatus,
+    MinutesStatus,
+    NotificationKind,
+    PartyRole,
+    RecordingKind,
+    RecordingPolicy,
+    RecordingStatus,
+    Recurrence,
+    Role,
+    SiteKind,
+    UrgentStatus,
+)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[int]: JSON(),
+        str5: String(5),
+        str32: String(32),
+        str64: String(64),
+        str100: String(100),
+        str200: String(200),
+        str256: String(256),
+        str300: String(300),
+        str500: String(500),
+        text: Text(),
+        **{enum: enum_column(enum) for enum in ENUMS},
+    }
 
 
 class Site(Base):
@@ -109,15 +154,15 @@ class Site(Base):
     __tablename__ = "sites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[SiteKind] = mapped_column(enum_column(SiteKind))
-    former_district: Mapped[str | None] = mapped_column(String(100))
-    address: Mapped[str | None] = mapped_column(String(300))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    code: Mapped[str32] = mapped_column(unique=True)
+    name: Mapped[str200]
+    kind: Mapped[SiteKind]
+    former_district: Mapped[str100 | None]
+    address: Mapped[str300 | None]
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The kiosk PC of this endpoint proves itself with a device token; only its hash is kept.
-    device_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    device_token_hash: Mapped[str64 | None] = mapped_column(unique=True, index=True)
     device_token_issued_at: Mapped[datetime | None]
 
 
@@ -125,13 +170,13 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[str | None] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(256))
-    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str64] = mapped_column(unique=True)
+    full_name: Mapped[str200]
+    position: Mapped[str200 | None]
+    email: Mapped[str200 | None]
+    password_hash: Mapped[str256]
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
@@ -152,7 +197,7 @@ class UserRole(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    role: Mapped[Role] = mapped_column(enum_column(Role))
+    role: Mapped[Role]
 
     user: Mapped[User] = relationship(back_populates="role_rows")
 
@@ -163,9 +208,9 @@ class WebSession(Base):
     __tablename__ = "web_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str64] = mapped_column(unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    csrf_token: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str64]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -179,8 +224,8 @@ class LoginFailure(Base):
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    address: Mapped[str] = mapped_column(String(64), index=True)
+    username: Mapped[str64] = mapped_column(index=True)
+    address: Mapped[str64] = mapped_column(index=True)
     at: Mapped[datetime] = mapped_column(index=True)
 
 
@@ -190,26 +235,24 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(32), unique=True)
-    title: Mapped[str] = mapped_column(String(300))
-    summary: Mapped[str] = mapped_column(Text, default="")
-    case_type: Mapped[CaseType] = mapped_column(enum_column(CaseType))
-    complaint_instance: Mapped[ComplaintInstance | None] = mapped_column(
-        enum_column(ComplaintInstance)
-    )
-    is_crowd: Mapped[bool] = mapped_column(Boolean, default=False)  # đông người
-    is_complex: Mapped[bool] = mapped_column(Boolean, default=False)  # phức tạp
-    is_prolonged: Mapped[bool] = mapped_column(Boolean, default=False)  # kéo dài
-    is_bypassing: Mapped[bool] = mapped_column(Boolean, default=False)  # vượt cấp
-    is_hotspot: Mapped[bool] = mapped_column(Boolean, default=False)  # điểm nóng
-    is_remote: Mapped[bool] = mapped_column(Boolean, default=False)  # vùng sâu vùng xa
-    crowd_size: Mapped[int | None] = mapped_column(Integer)
+    reference: Mapped[str32] = mapped_column(unique=True)
+    title: Mapped[str300]
+    summary: Mapped[text] = mapped_column(default="")
+    case_type: Mapped[CaseType]
+    complaint_instance: Mapped[ComplaintInstance | None]
+    is_crowd: Mapped[bool] = mapped_column(default=False)  # đông người
+    is_complex: Mapped[bool] = mapped_column(default=False)  # phức tạp
+    is_prolonged: Mapped[bool] = mapped_column(default=False)  # kéo dài
+    is_bypassing: Mapped[bool] = mapped_column(default=False)  # vượt cấp
+    is_hotspot: Mapped[bool] = mapped_column(default=False)  # điểm nóng
+    is_remote: Mapped[bool] = mapped_column(default=False)  # vùng sâu vùng xa
+    crowd_size: Mapped[int | None]
     origin_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    competent_level: Mapped[CompetentLevel] = mapped_column(enum_column(CompetentLevel))
-    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.RECEIVED)
-    received_on: Mapped[date] = mapped_column(Date, index=True)
+    competent_level: Mapped[CompetentLevel]
+    status: Mapped[CaseStatus] = mapped_column(default=CaseStatus.RECEIVED)
+    received_on: Mapped[date] = mapped_column(index=True)
     # A legal hold keeps the case's recordings past the retention period.
-    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_hold: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Who may see it (``sessions.permissions``): the unit handling it, and its officer.
@@ -238,18 +281,18 @@ class CaseParty(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    role: Mapped[PartyRole] = mapped_column(enum_column(PartyRole))
-    full_name: Mapped[str | None] = mapped_column(String(200))
-    address: Mapped[str | None] = mapped_column(String(300))
-    id_number: Mapped[str | None] = mapped_column(String(32))
-    phone: Mapped[str | None] = mapped_column(String(32))
-    protected_identity: Mapped[bytes | None] = mapped_column(LargeBinary)
+    role: Mapped[PartyRole]
+    full_name: Mapped[str200 | None]
+    address: Mapped[str300 | None]
+    id_number: Mapped[str32 | None]
+    phone: Mapped[str32 | None]
+    protected_identity: Mapped[bytes | None]
     # What a protected person is called on every screen, link and document ("Người tố cáo 1").
-    pseudonym: Mapped[str | None] = mapped_column(String(100))
+    pseudonym: Mapped[str100 | None]
     represents_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_parties.id", ondelete="SET NULL")
     )
-    appointment_document: Mapped[str | None] = mapped_column(String(300))
+    appointment_document: Mapped[str300 | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="parties")
@@ -271,36 +314,32 @@ class Meeting(Base):
     __table_args__ = (UniqueConstraint("schedule_id", "occurrence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    reference: Mapped[str32] = mapped_column(unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    title: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[MeetingKind] = mapped_column(enum_column(MeetingKind))
-    purpose: Mapped[MeetingPurpose] = mapped_column(enum_column(MeetingPurpose))
-    ad_hoc_reason: Mapped[str | None] = mapped_column(Text)
-    mode: Mapped[MeetingMode] = mapped_column(enum_column(MeetingMode))
+    title: Mapped[str300]
+    kind: Mapped[MeetingKind]
+    purpose: Mapped[MeetingPurpose]
+    ad_hoc_reason: Mapped[text | None]
+    mode: Mapped[MeetingMode]
     chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     secretary_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     planned_start: Mapped[datetime] = mapped_column(index=True)
     planned_end: Mapped[datetime]
-    status: Mapped[MeetingStatus] = mapped_column(
-        enum_column(MeetingStatus), default=MeetingStatus.SCHEDULED, index=True
-    )
-    legal_basis: Mapped[str] = mapped_column(Text, default="")
-    waiting_room: Mapped[bool] = mapped_column(Boolean, default=True)
-    recording_policy: Mapped[RecordingPolicy] = mapped_column(
-        enum_column(RecordingPolicy), default=RecordingPolicy.ALWAYS
-    )
-    quality_profile: Mapped[str] = mapped_column(String(32), default="standard")
+    status: Mapped[MeetingStatus] = mapped_column(default=MeetingStatus.SCHEDULED, index=True)
+    legal_basis: Mapped[text] = mapped_column(default="")
+    waiting_room: Mapped[bool] = mapped_column(default=True)
+    recording_policy: Mapped[RecordingPolicy] = mapped_column(default=RecordingPolicy.ALWAYS)
+    quality_profile: Mapped[str32] = mapped_column(default="standard")
     opened_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[text | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Set on meetings a recurring reception day created: one meeting per occurrence.
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("reception_schedules.id"))
-    occurrence: Mapped[date | None] = mapped_column(Date)
+    occurrence: Mapped[date | None]
 
     case: Mapped[Case | None] = relationship(back_populates="meetings", lazy="joined")
     chair: Mapped[User | None] = relationship(foreign_keys=[chair_id], lazy="joined")
@@ -330,8 +369,8 @@ class MeetingSite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
-    role: Mapped[MeetingSiteRole] = mapped_column(enum_column(MeetingSiteRole))
-    responsible_official: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[MeetingSiteRole]
+    responsible_official: Mapped[str200 | None]
 
     meeting: Mapped[Meeting] = relationship(back_populates="sites")
     site: Mapped[Site] = relationship(lazy="joined")
@@ -346,8 +385,8 @@ class MeetingInvitee(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     party_id: Mapped[int | None] = mapped_column(ForeignKey("case_parties.id"))
-    display_name: Mapped[str] = mapped_column(String(200))
-    role_label: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str200]
+    role_label: Mapped[str100]
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
 
     meeting: Mapped[Meeting] = relationship(back_populates="invitees")
@@ -366,15 +405,13 @@ class Attendance(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     invitee_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_invitees.id"))
-    display_name: Mapped[str] = mapped_column(String(200))
-    role_label: Mapped[str] = mapped_column(String(100), default="")
+    display_name: Mapped[str200]
+    role_label: Mapped[str100] = mapped_column(default="")
     joined_at: Mapped[datetime | None]
     left_at: Mapped[datetime | None]
-    outcome: Mapped[AttendanceOutcome] = mapped_column(
-        enum_column(AttendanceOutcome), default=AttendanceOutcome.PRESENT
-    )
+    outcome: Mapped[AttendanceOutcome] = mapped_column(default=AttendanceOutcome.PRESENT)
     recording_notice_ack_at: Mapped[datetime | None]
-    interruptions: Mapped[int] = mapped_column(Integer, default=0)
+    interruptions: Mapped[int] = mapped_column(default=0)
 
     site: Mapped[Site | None] = relationship(lazy="joined")
 
@@ -384,13 +421,11 @@ class Minutes(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
-    number: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[MinutesStatus] = mapped_column(
-        enum_column(MinutesStatus), default=MinutesStatus.DRAFT
-    )
-    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    number: Mapped[str64 | None]
+    status: Mapped[MinutesStatus] = mapped_column(default=MinutesStatus.DRAFT)
+    current_version: Mapped[int] = mapped_column(default=0)
     finalised_at: Mapped[datetime | None]
-    sha256: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str64 | None]
 
     versions: Mapped[list[MinutesVersion]] = relationship(
         back_populates="minutes", order_by="MinutesVersion.version"
@@ -403,9 +438,9 @@ class MinutesVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     minutes_id: Mapped[int] = mapped_column(ForeignKey("minutes.id"))
-    version: Mapped[int] = mapped_column(Integer)
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)
-    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    content: Mapped[dict[str, Any]]
+    sha256: Mapped[str64]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -419,24 +454,20 @@ class Recording(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
-    kind: Mapped[RecordingKind] = mapped_column(
-        enum_column(RecordingKind), default=RecordingKind.PARTICIPANT
-    )
-    participant_label: Mapped[str] = mapped_column(String(200))
-    participant_subject: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[RecordingKind] = mapped_column(default=RecordingKind.PARTICIPANT)
+    participant_label: Mapped[str200]
+    participant_subject: Mapped[str64 | None]
     recovered_from_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"))
-    duration_ms: Mapped[int | None] = mapped_column(Integer)
-    video_frames: Mapped[int | None] = mapped_column(Integer)
-    audio_frames: Mapped[int | None] = mapped_column(Integer)
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    note: Mapped[str | None] = mapped_column(Text)
-    relative_path: Mapped[str] = mapped_column(String(500), unique=True)
-    media_type: Mapped[str] = mapped_column(String(64), default="video/webm")
-    status: Mapped[RecordingStatus] = mapped_column(
-        enum_column(RecordingStatus), default=RecordingStatus.RECORDING
-    )
-    size_bytes: Mapped[int | None] = mapped_column(Integer)
-    sha256: Mapped[str | None] = mapped_column(String(64))
+    duration_ms: Mapped[int | None]
+    video_frames: Mapped[int | None]
+    audio_frames: Mapped[int | None]
+    progress: Mapped[int] = mapped_column(default=0)
+    note: Mapped[text | None]
+    relative_path: Mapped[str500] = mapped_column(unique=True)
+    media_type: Mapped[str64] = mapped_column(default="video/webm")
+    status: Mapped[RecordingStatus] = mapped_column(default=RecordingStatus.RECORDING)
+    size_bytes: Mapped[int | None]
+    sha256: Mapped[str64 | None]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 
@@ -450,13 +481,13 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(String(64))
-    object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[str] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    action: Mapped[str64]
+    object_type: Mapped[str32]
+    object_id: Mapped[str64]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(unique=True)
+    prev_hash: Mapped[str64] = mapped_column(unique=True)
+    hash: Mapped[str64] = mapped_column(unique=True)
 
 
 class AuditHead(Base):
@@ -465,10 +496,10 @@ class AuditHead(Base):
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, default=0)
-    last_hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str64]
     # HMAC of seq and last_hash under the audit key: cutting events off the end is caught.
-    mac: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str64 | None]
 
 
 class ReceptionSchedule(Base):
@@ -477,20 +508,18 @@ class ReceptionSchedule(Base):
     __tablename__ = "reception_schedules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(300))
-    recurrence: Mapped[Recurrence] = mapped_column(enum_column(Recurrence))
-    weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday, for weekly
-    day_of_month: Mapped[int | None] = mapped_column(Integer)  # for monthly
-    start_local: Mapped[str] = mapped_column(String(5))  # "08:00", local time
-    duration_minutes: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str300]
+    recurrence: Mapped[Recurrence]
+    weekday: Mapped[int | None]  # 0 = Monday, for weekly
+    day_of_month: Mapped[int | None]  # for monthly
+    start_local: Mapped[str5]  # "08:00", local time
+    duration_minutes: Mapped[int]
     chair_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     host_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
-    participant_site_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    waiting_room: Mapped[bool] = mapped_column(Boolean, default=True)
-    recording_policy: Mapped[RecordingPolicy] = mapped_column(
-        enum_column(RecordingPolicy), default=RecordingPolicy.ALWAYS
-    )
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    participant_site_ids: Mapped[list[int]] = mapped_column(default=list)
+    waiting_room: Mapped[bool] = mapped_column(default=True)
+    recording_policy: Mapped[RecordingPolicy] = mapped_column(default=RecordingPolicy.ALWAYS)
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     chair: Mapped[User] = relationship(lazy="joined")
@@ -507,12 +536,12 @@ class Notification(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
-    kind: Mapped[NotificationKind] = mapped_column(enum_column(NotificationKind))
+    kind: Mapped[NotificationKind]
     # A catalog message id and its parameters, shown in each reader's language.
-    message: Mapped[str] = mapped_column(Text)
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message: Mapped[text]
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Makes creating the same notice twice (a job firing twice) a no-op.
-    dedupe_key: Mapped[str] = mapped_column(String(200))
+    dedupe_key: Mapped[str200]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
     emailed_at: Mapped[datetime | None]
@@ -526,7 +555,7 @@ class DutyRosterEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    rank: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[int]
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -539,13 +568,11 @@ class UrgentCall(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
     commune_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
-    head_count: Mapped[int] = mapped_column(Integer)
+    head_count: Mapped[int]
     raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[UrgentStatus] = mapped_column(
-        enum_column(UrgentStatus), default=UrgentStatus.ALERTING
-    )
-    alerted_rank: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[UrgentStatus] = mapped_column(default=UrgentStatus.ALERTING)
+    alerted_rank: Mapped[int] = mapped_column(default=1)
     next_escalation_at: Mapped[datetime | None]
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     accepted_at: Mapped[datetime | None]

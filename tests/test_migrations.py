@@ -114,3 +114,33 @@ def test_upgrade_from_first_revision_keeps_rows(empty_engine: Engine) -> None:
         kind = conn.execute(text("SELECT kind FROM recordings WHERE id = 1")).scalar()
         assert kind == "participant"  # filled in for rows older than the column
     assert "audit_head" in inspect(empty_engine).get_table_names()
+
+
+def test_stored_words_become_message_ids(empty_engine: Engine) -> None:
+    """0009: notices keep their sentence as the message; server-chosen role labels map back to
+    their msgids, while a label someone typed stays as typed."""
+    database.upgrade(empty_engine, "0008")
+    with empty_engine.begin() as conn:
+        for statement in FIRST_REVISION_ROWS[:5]:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO notifications (id, user_id, kind, text, dedupe_key, created_at) "
+                "VALUES (1, 1, 'task', 'Phòng họp đã mở: Đối thoại', 'k1', '2026-03-01 01:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO attendances (id, meeting_id, site_id, display_name, role_label, "
+                "outcome, interruptions) VALUES "
+                "(1, 1, 1, 'Trụ sở', 'Điểm cầu chính', 'absent', 0), "
+                "(2, 1, 2, 'Ông Sáng', 'Trưởng thôn', 'present', 0)"
+            )
+        )
+    database.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        notice = conn.execute(text("SELECT message, params FROM notifications")).one()
+        assert notice[0] == "Phòng họp đã mở: Đối thoại"
+        labels = dict(conn.execute(text("SELECT id, role_label FROM attendances")).all())
+    assert labels == {1: "Host endpoint", 2: "Trưởng thôn"}
+    assert "text" not in {c["name"] for c in inspect(empty_engine).get_columns("notifications")}
