@@ -26,7 +26,16 @@ from sessions.enums import (
 )
 from sessions.errors import MORE_ERRORS, N_, InvalidInput
 from sessions.ids import parse_id
-from sessions.models import Case, CaseParty, Meeting, MeetingInvitee, MeetingSite, Site, User
+from sessions.models import (
+    Case,
+    CaseParty,
+    Meeting,
+    MeetingInvitee,
+    MeetingSite,
+    Site,
+    User,
+    UserRole,
+)
 from sessions.tokens import JoinClaims, RoomRole, sign
 
 ACTIVE = (MeetingStatus.SCHEDULED, MeetingStatus.OPEN, MeetingStatus.LIVE)
@@ -381,6 +390,9 @@ class JoinLink:
     label: str
     role_label: str
     path: str
+    site_id: int | None = None  # whose endpoint: an endpoint's own link, or an invitee's place
+    invitee_id: int | None = None
+    user_id: int | None = None  # an invitee with an account (and so perhaps an e-mail address)
 
 
 def join_links(meeting: Meeting, key: bytes, valid_hours: int) -> list[JoinLink]:
@@ -397,7 +409,11 @@ def join_links(meeting: Meeting, key: bytes, valid_hours: int) -> list[JoinLink]
             site_id=ms.site_id,
             role_label=labels.label(ms.role),
         )
-        links.append(JoinLink(ms.site.name, claims.role_label, f"/join/{sign(claims, key)}"))
+        links.append(
+            JoinLink(
+                ms.site.name, claims.role_label, f"/join/{sign(claims, key)}", site_id=ms.site_id
+            )
+        )
     for invitee in meeting.invitees:
         claims = JoinClaims(  # no name, no role label: see sessions.joining
             meeting_id=meeting.id,
@@ -408,6 +424,45 @@ def join_links(meeting: Meeting, key: bytes, valid_hours: int) -> list[JoinLink]
             site_id=invitee.site_id,
         )
         links.append(
-            JoinLink(invitee.display_name, invitee.role_label, f"/join/{sign(claims, key)}")
+            JoinLink(
+                invitee.display_name,
+                invitee.role_label,
+                f"/join/{sign(claims, key)}",
+                site_id=invitee.site_id,
+                invitee_id=invitee.id,
+                user_id=invitee.user_id,
+            )
         )
     return links
+
+
+async def link_addresses(db: AsyncSession, links: Sequence[JoinLink]) -> list[tuple[str, JoinLink]]:
+    """Who a link can be e-mailed to: an endpoint's link to its operators with an address, an
+    invitee's link to the invitee's account address (outside people have none recorded)."""
+    site_ids = {link.site_id for link in links if link.invitee_id is None and link.site_id}
+    user_ids = {link.user_id for link in links if link.user_id is not None}
+    operators = await db.execute(
+        select(User.site_id, User.email)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            User.site_id.in_(site_ids),
+            UserRole.role == Role.SITE_OPERATOR,
+            User.active.is_(True),
+            User.email.is_not(None),
+        )
+    )
+    by_site: dict[int, list[str]] = {}
+    for site_id, email in operators.all():
+        if site_id is not None and email:
+            by_site.setdefault(site_id, []).append(email)
+    rows = await db.execute(
+        select(User.id, User.email).where(User.id.in_(user_ids), User.active.is_(True))
+    )
+    accounts = {user_id: email for user_id, email in rows.all() if email}
+    out: list[tuple[str, JoinLink]] = []
+    for link in links:
+        if link.invitee_id is None and link.site_id is not None:
+            out += [(email, link) for email in by_site.get(link.site_id, [])]
+        elif link.user_id is not None and link.user_id in accounts:
+            out.append((accounts[link.user_id], link))
+    return out

@@ -126,6 +126,10 @@ class Mailer:
                 smtp.login(self.settings.smtp_username, self.settings.smtp_password)
             smtp.send_message(message)
 
+    async def send(self, to: str, subject: str, body: str) -> None:
+        """One message now (blocking SMTP in a thread); raises OSError or SMTPException."""
+        await asyncio.to_thread(self._send, to, subject, body)
+
     async def send_pending(self, db: AsyncSession, at: datetime) -> int:
         """E-mail every unsent, unread notice of users who have an address."""
         if not self.enabled:

@@ -257,8 +257,14 @@ async def test_chair_and_two_kiosks_see_and_hear_each_other(
     # Kiosks show titles only and joined as their endpoint.
     assert await kiosk_a.get_attribute("#app", "data-mode") == "room"
 
-    # The chair mutes commune A; its kiosk shows it, and so does everyone else.
+    # The chair's buttons on a tile never cover its picture.
     tile = chair.locator(".tile", has_text=world["a"].name)
+    video_box = await tile.locator("video").bounding_box()
+    buttons_box = await tile.locator(".chair-actions").bounding_box()
+    assert video_box is not None
+    assert buttons_box is not None
+    assert buttons_box["y"] >= video_box["y"] + video_box["height"] - 0.5
+    # The chair mutes commune A; its kiosk shows it, and so does everyone else.
     await tile.locator("[data-chair]").first.click()
     await kiosk_a.wait_for_selector(".tile.self[data-muted-by-chair=true]")
     await kiosk_a.wait_for_selector("[data-notice]:not([hidden])")
@@ -359,7 +365,7 @@ async def test_the_chair_starts_and_pauses_the_recording(
     await switch.click()
     await kiosk.wait_for_selector("[data-recording].paused:not([hidden])")
     assert await kiosk.inner_text("[data-recording]") == "Đã tạm dừng ghi hình"
-    assert await switch.inner_text() == "Bắt đầu ghi hình"
+    assert await switch.inner_text() == "Tiếp tục ghi hình"  # paused, not yet started
     # The pause closed the files: each participant's stretch is filed, hashed.
     meeting_id = world["meeting"].id
     expected = {world["chair"].full_name, world["a"].name}
@@ -563,3 +569,43 @@ async def test_over_https_with_the_local_ca_chromium_joins_a_meeting(
             await wait_for(lambda: _renders(kiosk, world["chair"].full_name, 20), timeout=40)
         finally:
             await chromium.close()
+
+
+async def test_booking_finds_endpoints_by_typing_and_links_copy(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    """The booking form's endpoint picker finds "Bắc Sơn" from "bac son"; a link copies."""
+    await arrange(sdb, status=MeetingStatus.OPEN)
+    await make_user(sdb, "canbo", Role.OFFICER)
+    stage.start()
+    page = await pages("officer", viewport={"width": 1280, "height": 900})
+    await sign_in(page, stage, "canbo")
+    await page.goto(f"{stage.url}/meetings/new")
+    search = page.locator("[data-picker-search]")
+    await search.fill("bac")  # no marks, no capitals: "Bắc Sơn" and "Lợi Bác" both match
+    visible = await page.locator("[data-picker] label[data-name]:visible").all_inner_texts()
+    assert sorted(v.strip() for v in visible) == ["UBND Xã Bắc Sơn", "UBND Xã Lợi Bác"]
+    await search.fill("bac son")
+    visible = await page.locator("[data-picker] label[data-name]:visible").all_inner_texts()
+    assert [v.strip() for v in visible] == ["UBND Xã Bắc Sơn"]
+    await page.check("[data-picker] label[data-name='UBND Xã Bắc Sơn'] input")
+    await search.fill("dong dang")
+    visible = await page.locator("[data-picker] label[data-name]:visible").all_inner_texts()
+    # What is chosen stays in view whatever is typed next.
+    assert sorted(v.strip() for v in visible) == ["UBND Xã Bắc Sơn", "UBND Xã Đồng Đăng"]
+    assert await page.inner_text("[data-picker-count]") == "(1)"
+    await page.screenshot(path=str(stage.data_dir / "booking-picker.png"))
+    # A meeting's join link copies with one press (the field's text is what is copied).
+    meeting = await sdb.scalar(select(Meeting))
+    assert meeting is not None
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.goto(f"{stage.url}/meetings/{meeting.id}")
+    copy = page.locator("[data-copy]").first
+    await copy.click()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-copy]').textContent === 'Đã sao chép'"
+    )
+    copied = await page.evaluate("navigator.clipboard.readText()")
+    field = await page.input_value("#link-1")
+    assert copied == field
+    assert "/join/" in copied

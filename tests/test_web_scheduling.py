@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import sites, tokens
 from sessions.enums import MeetingStatus, Role
-from sessions.models import DutyRosterEntry, Meeting, ReceptionSchedule, Site
+from sessions.models import AuditEvent, DutyRosterEntry, Meeting, ReceptionSchedule, Site
 from sessions.settings import Settings
 from sessions.tokens import sign_feed as feed_token
 from tests.conftest import START, Client, csrf_of, login, make_user
+from web.app import create_app
 
 
 async def arrange(db: AsyncSession) -> dict[str, Any]:
@@ -302,3 +303,71 @@ async def test_a_later_day_of_the_week(client: Client, db: AsyncSession) -> None
     assert 'data-date="2026-03-09"' in html
     assert 'data-date="2026-03-15"' in html
     assert (START + timedelta(days=0)).weekday() == 1
+
+
+async def test_join_links_are_copied_printed_with_qr_codes_and_emailed(
+    aiohttp_client: Any, db: AsyncSession, settings: Settings, clock: Any
+) -> None:
+    """Real SMTP on loopback; the QR code on each slip is the code of that slip's own link."""
+    import dataclasses
+    import email
+    import email.policy
+    import re
+    import socket
+
+    import segno
+    from aiosmtpd.controller import Controller
+
+    world = await arrange(db)
+    operator = await make_user(db, "diemcau", Role.SITE_OPERATOR)
+    operator.site_id = world["sites"]["05977"]
+    operator.email = "dongkinh@langson.example"
+    await db.commit()
+    received: list[Any] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
+        client = await aiohttp_client(create_app(mailing, clock=clock))
+        await login(client, "canbo")
+        token = await csrf_of(client, "/meetings/new")
+        booked = await client.post(
+            "/meetings/new", data=booking_form(world, token), allow_redirects=False
+        )
+        meeting_url = booked.headers["Location"]
+        page = await (await client.get(meeting_url)).text()
+        assert page.count('data-copy="link-') == 3  # a copy button per link
+        assert "Gửi qua thư điện tử (1 người có địa chỉ)" in page
+        slips = await (await client.get(f"{meeting_url}/links/print")).text()
+        urls = re.findall(r"<code>(http://[^<]+/join/[^<]+)</code>", slips)
+        assert len(urls) == 3
+        for name in ("UBND Phường Đông Kinh", "Hoàng Văn Sáng"):
+            assert name in slips
+        for url in urls:
+            assert segno.make(url, error="m").svg_inline(scale=3, border=2) in slips
+        sent = await client.post(
+            f"{meeting_url}/links/email", data={"csrf_token": token}, allow_redirects=False
+        )
+        assert sent.status == 303
+    finally:
+        controller.stop()
+    assert [e.rcpt_tos for e in received] == [["dongkinh@langson.example"]]
+    message = email.message_from_bytes(received[0].content, policy=email.policy.default)
+    body = message.get_content()
+    assert "Đường dẫn tham gia cho UBND Phường Đông Kinh" in body
+    endpoint_url = next(u for u in urls if u in body)  # its own link, and only that one
+    assert sum(u in body for u in urls) == 1
+    assert endpoint_url in slips
+    await db.rollback()
+    actions = list(await db.scalars(select(AuditEvent.action)))
+    assert "meeting.links_printed" in actions
+    assert "meeting.links_emailed" in actions

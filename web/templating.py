@@ -28,6 +28,10 @@ FLASH_MESSAGES = {
     "party_removed": N_("The person was removed from the case."),
     "meeting_cancelled": N_("The meeting was cancelled."),
     "meeting_ended": N_("The meeting was ended."),
+    "links_emailed": N_("The join links were sent by e-mail to everyone with an address."),
+    "links_email_failed": N_(
+        "Not every join link could be sent: the mail server did not answer. Try again later."
+    ),
     "urgent_no_roster": N_(
         "Nobody is on the duty roster: every leader and the head of the reception board "
         "were alerted. Call the provincial office if no leader joins within minutes."

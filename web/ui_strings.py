@@ -39,6 +39,7 @@ JS_STRINGS = {
     "recording_paused": N_("Recording paused"),
     "recording_start": N_("Start recording"),
     "recording_pause": N_("Pause recording"),
+    "recording_resume": N_("Resume recording"),
     "quality_good": N_("good link"),
     "quality_fair": N_("fair link"),
     "quality_poor": N_("poor link"),

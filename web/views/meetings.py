@@ -82,11 +82,14 @@ async def _detail(
         may_join = False
     settings = request.app[SETTINGS]
     links = []
+    emailable = 0
     if principal.allows(Action.MEETING_LINKS, meeting) and meeting.status in live:
         for link in booking.join_links(
             meeting, settings.session_key, settings.join_link_valid_hours
         ):
             links.append((link, settings.effective_public_url + link.path))
+        if request.app[SCHEDULER].mailer.enabled:
+            emailable = len(await booking.link_addresses(db, [link for link, _ in links]))
     return render(
         request,
         "meetings/detail.html",
@@ -104,6 +107,8 @@ async def _detail(
             "values": {"reference": link_value},
             "can_join": may_join,
             "join_links": links,
+            "links_until": meeting.planned_end + timedelta(hours=settings.join_link_valid_hours),
+            "emailable": emailable,
             "can_link_case": principal.may(Action.CASE_EDIT) and meeting.case_id is None,
             # Case content only for those who may see the case (a site operator may not).
             "show_case": meeting.case is not None

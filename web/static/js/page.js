@@ -31,3 +31,39 @@ document.addEventListener('click', async (event) => {
     button.textContent = label;
   }, 2000);
 });
+
+/**
+ * Endpoint pickers: a search box filters the checklist by name, ignoring case and diacritics
+ * ("bac" finds "Bắc Sơn", "dong" finds "Đồng Đăng"); the legend counts what is chosen.
+ * @param {string} text
+ */
+const fold = (text) => text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[đĐ]/g, 'd').toLowerCase();
+
+for (const picker of document.querySelectorAll('[data-picker]')) {
+  const search = /** @type {HTMLInputElement|null} */ (picker.querySelector('[data-picker-search]'));
+  const count = picker.querySelector('[data-picker-count]');
+  const entries = /** @type {HTMLElement[]} */ ([...picker.querySelectorAll('label[data-name]')]);
+  const update = () => {
+    const chosen = entries.filter((e) => /** @type {HTMLInputElement} */ (e.querySelector('input')).checked).length;
+    if (count) count.textContent = chosen ? `(${chosen})` : '';
+  };
+  if (search) {
+    search.hidden = false;
+    search.addEventListener('input', () => {
+      const wanted = fold(search.value.trim());
+      for (const entry of entries) {
+        const checked = /** @type {HTMLInputElement} */ (entry.querySelector('input')).checked;
+        entry.hidden = Boolean(wanted) && !checked && !fold(entry.dataset.name ?? '').includes(wanted);
+      }
+      for (const section of picker.querySelectorAll('[data-picker-section]')) {
+        /** @type {HTMLElement} */ (section).hidden = !section.querySelector('label[data-name]:not([hidden])');
+      }
+    });
+  }
+  picker.addEventListener('change', update);
+  update();
+}
+
+for (const button of document.querySelectorAll('[data-print]')) {
+  button.addEventListener('click', () => window.print());
+}

@@ -255,7 +255,11 @@ export class RoomView {
     this.setPressed('camera', this.videoMuted, this.videoMuted ? this.t.camera_on : this.t.camera_off);
     this.setPressed('audio-only', s.audioOnly, s.audioOnly ? this.t.video_on : this.t.audio_only);
     this.setPressed('hand', this.handRaised, this.handRaised ? this.t.lower_hand : this.t.raise_hand);
-    this.setPressed('recording', s.recording, s.recording ? this.t.recording_pause : this.t.recording_start);
+    // After a pause the button resumes the recording; before any start it starts it.
+    const recordingLabel = s.recording
+      ? this.t.recording_pause
+      : s.recordingDetail === 'paused' ? this.t.recording_resume : this.t.recording_start;
+    this.setPressed('recording', s.recording, recordingLabel);
     for (const node of this.root.querySelectorAll('[data-chair-only]')) {
       node.toggleAttribute('hidden', s.role !== 'chair');
     }
