@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from sessions import enums
 from sessions.enums import (
     AttendanceOutcome,
     CaseStatus,
@@ -105,27 +106,11 @@ str256 = Annotated[str, 256]
 str300 = Annotated[str, 300]
 str500 = Annotated[str, 500]
 text = Annotated[str, "text"]
-ENUMS: tuple[type[StrEnum], ...] = (
-    AttendanceOutcome,
-    CaseStatus,
-    CaseType,
-    CompetentLevel,
-    ComplaintInstance,
-    MeetingKind,
-    MeetingMode,
-    MeetingPurpose,
-    MeetingSiteRole,
-    MeetingStatus,
-    MinutesStatus,
-    NotificationKind,
-    PartyRole,
-    RecordingKind,
-    RecordingPolicy,
-    RecordingStatus,
-    Recurrence,
-    Role,
-    SiteKind,
-    UrgentStatus,
+# Every enum of sessions.enums is stored by value (see enum_column).
+ENUMS: tuple[type[StrEnum], ...] = tuple(
+    v
+    for v in vars(enums).values()
+    if isinstance(v, type) and issubclass(v, StrEnum) and v is not StrEnum
 )
 
 

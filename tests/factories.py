@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,3 +96,26 @@ _VI = load_translations()["vi"]
 def shown(notification: Notification) -> str:
     """A notice as a Vietnamese reader sees it."""
     return render_message(_VI, notification.message, notification.params)
+
+
+@contextlib.contextmanager
+def smtp_inbox() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server on loopback (aiosmtpd): its port, and the envelopes it received."""
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()

@@ -41,7 +41,7 @@ from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from sessions.timing import Timing
 from tests.conftest import ZONE, make_user
-from tests.factories import shown
+from tests.factories import shown, smtp_inbox
 
 # The timers are real APScheduler timers: keep the test clock near real time so none fires
 # by itself during a test; the test moves the clock and runs what would have fired.
@@ -748,23 +748,8 @@ async def test_reminders_are_emailed_when_smtp_is_configured(
 ) -> None:
     """A real SMTP conversation with a server on loopback."""
     import dataclasses
-    import socket
 
-    from aiosmtpd.controller import Controller
-
-    received: list[Any] = []
-
-    class Inbox:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_inbox() as (port, received):
         chair = await db.get(type(world["chair"]), world["id"]["chair"])
         assert chair is not None
         chair.email = "lanhdao@langson.example"
@@ -778,8 +763,6 @@ async def test_reminders_are_emailed_when_smtp_is_configured(
         report = await scheduler.sweep()
         again = await scheduler.sweep()
         await engine.dispose()
-    finally:
-        controller.stop()
     assert report["emailed"] == 1  # the one-day reminder is due (the 15-minute one not yet)
     assert again["emailed"] == 0  # sent once
     assert [e.rcpt_tos for e in received] == [["lanhdao@langson.example"]]

@@ -19,6 +19,24 @@ async def signed_in_officer(client: Client, db: AsyncSession) -> None:
     await login(client, "canbo")
 
 
+async def register(client: Client, token: str, title: str, case_type: str, **more: str) -> str:
+    """Register a case through the intake form; its page's address."""
+    created = await client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": title,
+            "case_type": case_type,
+            "received_on": "2026-03-09",
+            "competent_level": "province",
+            **more,
+        },
+        allow_redirects=False,
+    )
+    assert created.status == 303, await created.text()
+    return created.headers["Location"]
+
+
 async def commune_id(db: AsyncSession, code: str = "05977") -> int:
     site = await db.scalar(select(Site).where(Site.code == code))
     assert site is not None
@@ -113,18 +131,7 @@ async def test_denouncer_identity_is_sealed_and_never_shown(
 ) -> None:
     await signed_in_officer(client, db)
     token = await csrf_of(client, "/cases/new")
-    created = await client.post(
-        "/cases/new",
-        data={
-            "csrf_token": token,
-            "title": "Tố cáo sai phạm trong cấp giấy chứng nhận",
-            "case_type": "TC",
-            "received_on": "2026-03-01",
-            "competent_level": "province",
-        },
-        allow_redirects=False,
-    )
-    location = created.headers["Location"]
+    location = await register(client, token, "Tố cáo sai phạm trong cấp giấy chứng nhận", "TC")
     added = await client.post(
         f"{location}/parties",
         data={
@@ -155,19 +162,9 @@ async def test_denouncer_identity_is_sealed_and_never_shown(
 async def test_representative_needs_appointment(client: Client, db: AsyncSession) -> None:
     await signed_in_officer(client, db)
     token = await csrf_of(client, "/cases/new")
-    created = await client.post(
-        "/cases/new",
-        data={
-            "csrf_token": token,
-            "title": "Khiếu nại đông người về đất rừng",
-            "case_type": "KN",
-            "complaint_instance": "first",
-            "received_on": "2026-03-01",
-            "competent_level": "province",
-        },
-        allow_redirects=False,
+    location = await register(
+        client, token, "Khiếu nại đông người về đất rừng", "KN", complaint_instance="first"
     )
-    location = created.headers["Location"]
     refused = await client.post(
         f"{location}/parties",
         data={"csrf_token": token, "role": "representative", "full_name": "Hoàng Văn Sáng"},
@@ -231,18 +228,7 @@ async def test_people_are_corrected_and_removed_and_must_fit_the_case(
 ) -> None:
     await signed_in_officer(client, db)
     token = await csrf_of(client, "/cases/new")
-    created = await client.post(
-        "/cases/new",
-        data={
-            "csrf_token": token,
-            "title": "Tố cáo cán bộ địa chính xã",
-            "case_type": "TC",
-            "received_on": "2026-03-09",
-            "competent_level": "commune",
-        },
-        allow_redirects=False,
-    )
-    case_url = created.headers["Location"]
+    case_url = await register(client, token, "Tố cáo cán bộ địa chính xã", "TC")
     # A complainant has no place in a denunciation; the form offers only the roles that fit.
     form = await (await client.get(case_url)).text()
     assert 'value="denouncer"' in form

@@ -16,6 +16,7 @@ from sessions.models import AuditEvent, DutyRosterEntry, Meeting, ReceptionSched
 from sessions.settings import Settings
 from sessions.tokens import sign_feed as feed_token
 from tests.conftest import START, Client, csrf_of, login, make_user
+from tests.factories import smtp_inbox
 from web.app import create_app
 
 
@@ -313,29 +314,15 @@ async def test_join_links_are_copied_printed_with_qr_codes_and_emailed(
     import email
     import email.policy
     import re
-    import socket
 
     import segno
-    from aiosmtpd.controller import Controller
 
     world = await arrange(db)
     operator = await make_user(db, "diemcau", Role.SITE_OPERATOR)
     operator.site_id = world["sites"]["05977"]
     operator.email = "dongkinh@langson.example"
     await db.commit()
-    received: list[Any] = []
-
-    class Inbox:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_inbox() as (port, received):
         mailing = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=port)
         client = await aiohttp_client(create_app(mailing, clock=clock))
         await login(client, "canbo")
@@ -358,8 +345,6 @@ async def test_join_links_are_copied_printed_with_qr_codes_and_emailed(
             f"{meeting_url}/links/email", data={"csrf_token": token}, allow_redirects=False
         )
         assert sent.status == 303
-    finally:
-        controller.stop()
     assert [e.rcpt_tos for e in received] == [["dongkinh@langson.example"]]
     message = email.message_from_bytes(received[0].content, policy=email.policy.default)
     body = message.get_content()

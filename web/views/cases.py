@@ -12,7 +12,7 @@ from sessions.enums import (
     ComplaintInstance,
 )
 from sessions.errors import N_, Conflict, InvalidInput, NotFound
-from sessions.models import Site
+from sessions.models import Case, Site
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_flags, form_text, form_values
@@ -161,17 +161,14 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
 @routes.post("/cases/{case_id:\\d+}/parties")
 @requires(Action.CASE_EDIT)
 async def party_add(request: web.Request) -> web.StreamResponse:
-    case_id = path_id(request, "case_id")
-    db = db_of(request)
-    case = await cases.get_case(db, case_id)
-    principal_of(request).require(Action.CASE_EDIT, case)
+    case = await _case_for(request, Action.CASE_EDIT)
+    case_id = case.id
     form = await request.post()
-    draft = _party_draft(form)
     try:
         await cases.add_party(
-            db,
+            db_of(request),
             case,
-            draft,
+            _party_draft(form),
             vault=request.app[VAULT],
             at=request.app[CLOCK].now(),
             actor_id=current_user(request).id,
@@ -186,6 +183,13 @@ async def party_add(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     raise redirect_with_flash(f"/cases/{case_id}#parties", "party_added")
+
+
+async def _case_for(request: web.Request, action: Action) -> Case:
+    """The case of the URL, if the principal may ``action`` it."""
+    case = await cases.get_case(db_of(request), path_id(request, "case_id"))
+    principal_of(request).require(action, case)
+    return case
 
 
 def _party_draft(form: FormData) -> cases.PartyDraft:
@@ -246,15 +250,13 @@ async def party_page(request: web.Request) -> web.StreamResponse:
 @routes.post("/cases/{case_id:\\d+}/parties/{party_id:\\d+}")
 @requires(Action.CASE_EDIT)
 async def party_edit(request: web.Request) -> web.StreamResponse:
-    case_id, party_id = path_id(request, "case_id"), path_id(request, "party_id")
-    db = db_of(request)
-    case = await cases.get_case(db, case_id)
-    principal_of(request).require(Action.CASE_EDIT, case)
+    case = await _case_for(request, Action.CASE_EDIT)
+    case_id, party_id = case.id, path_id(request, "party_id")
     party = cases.party_of(case, party_id)
     form = await request.post()
     try:
         await cases.edit_party(
-            db,
+            db_of(request),
             case,
             party,
             _party_draft(form),
@@ -278,14 +280,16 @@ async def party_edit(request: web.Request) -> web.StreamResponse:
 @routes.post("/cases/{case_id:\\d+}/parties/{party_id:\\d+}/remove")
 @requires(Action.CASE_EDIT)
 async def party_remove(request: web.Request) -> web.StreamResponse:
-    case_id, party_id = path_id(request, "case_id"), path_id(request, "party_id")
-    db = db_of(request)
-    case = await cases.get_case(db, case_id)
-    principal_of(request).require(Action.CASE_EDIT, case)
-    party = cases.party_of(case, party_id)
+    case = await _case_for(request, Action.CASE_EDIT)
+    case_id = case.id
+    party = cases.party_of(case, path_id(request, "party_id"))
     try:
         await cases.remove_party(
-            db, case, party, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+            db_of(request),
+            case,
+            party,
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
         )
     except Conflict as exc:
         return await _detail(
