@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 NODE_TOOLS := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint messages clean browser
+.PHONY: run test lint messages clean browser system
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,19 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+## What WeasyPrint (the minutes' PDF/A) needs from the system: Pango and its FreeType backend.
+## Installed when missing and run as root; otherwise stop and say what to run.
+system:
+	@if ! ldconfig -p | grep -q 'libpango-1.0.so.0' || ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0'; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0; \
+	  else \
+	    echo "Pango is missing (WeasyPrint needs it). Run: sudo apt-get install -y libpango-1.0-0 libpangoft2-1.0-0"; exit 1; \
+	  fi; \
+	fi
+
 ## Run the server on SQLite under ./data with demo data; prints the URL and how to sign in.
-run: $(INSTALLED)
+run: $(INSTALLED) system
 	$(BIN)/diemcau serve --demo
 
 $(NODE_TOOLS): package.json package-lock.json
@@ -39,7 +50,7 @@ browser:
 	fi
 
 ## Lint, type-check (Python and the browser modules) and run the whole suite.
-test: $(INSTALLED) $(NODE_TOOLS) browser
+test: $(INSTALLED) $(NODE_TOOLS) system browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

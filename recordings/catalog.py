@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recordings.store import RecordingStore
@@ -201,3 +201,13 @@ async def log(
 ) -> None:
     async with db_factory() as db, db.begin():
         await audit.record(db, at, None, action, "meeting", meeting_id, details)
+
+
+async def first_start(db: AsyncSession, meeting_id: int) -> datetime | None:
+    """When the meeting's first participant file began: where the player's time line starts."""
+    return await db.scalar(
+        select(func.min(Recording.started_at)).where(
+            Recording.meeting_id == meeting_id,
+            Recording.kind.in_([RecordingKind.PARTICIPANT, RecordingKind.RECOVERED]),
+        )
+    )

@@ -402,6 +402,9 @@ class Attendance(Base):
 
 
 class Minutes(Base):
+    """The biên bản of a meeting: drafts while it is written, then locked. Corrections after
+    that are amendment versions linked to the version they correct, never edits."""
+
     __tablename__ = "minutes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -410,7 +413,9 @@ class Minutes(Base):
     status: Mapped[MinutesStatus] = mapped_column(default=MinutesStatus.DRAFT)
     current_version: Mapped[int] = mapped_column(default=0)
     finalised_at: Mapped[datetime | None]
-    sha256: Mapped[str64 | None]
+    finalised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sha256: Mapped[str64 | None]  # of the finalised content (canonical JSON)
+    pdf_sha256: Mapped[str64 | None]  # of the PDF/A rendered when finalised
 
     versions: Mapped[list[MinutesVersion]] = relationship(
         back_populates="minutes", order_by="MinutesVersion.version"
@@ -428,6 +433,10 @@ class MinutesVersion(Base):
     sha256: Mapped[str64]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # "draft", "final" (the version that was locked) or "amendment" (a correction after it).
+    kind: Mapped[str32] = mapped_column(default="draft")
+    amends_version: Mapped[int | None]
+    reason: Mapped[text | None]  # why an amendment was made
 
     minutes: Mapped[Minutes] = relationship(back_populates="versions")
 

@@ -41,6 +41,9 @@ class Action(StrEnum):
     MEETING_CANCEL = "meeting.cancel"
     MEETING_JOIN = "meeting.join"
     MEETING_LINKS = "meeting.links"  # see and hand out the invitees' join links
+    MINUTES_VIEW = "minutes.view"  # read the minutes and download them
+    MINUTES_WRITE = "minutes.write"  # write the draft, record signatures
+    MINUTES_FINALISE = "minutes.finalise"  # lock them (and amend them afterwards)
     RECORDING_VIEW = "recording.view"  # list, play and download
     RECORDING_COMBINE = "recording.combine"
     SCHEDULE_MANAGE = "schedule.manage"  # recurring reception days
@@ -84,6 +87,9 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.MEETING_CANCEL: _A,
         Action.MEETING_JOIN: _A,
         Action.MEETING_LINKS: _A,
+        Action.MINUTES_VIEW: _A,
+        Action.MINUTES_WRITE: _A,
+        Action.MINUTES_FINALISE: _A,
         Action.RECORDING_VIEW: _A,
         Action.RECORDING_COMBINE: _A,
         Action.URGENT_ANSWER: _A,
@@ -103,6 +109,8 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.MEETING_CANCEL: _U,
         Action.MEETING_JOIN: _U,
         Action.MEETING_LINKS: _U,
+        Action.MINUTES_VIEW: _U,
+        Action.MINUTES_WRITE: _U,
         Action.RECORDING_VIEW: _U,
         Action.RECORDING_COMBINE: _U,
         Action.SCHEDULE_MANAGE: _A,
@@ -122,6 +130,9 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.MEETING_BOOK: _A,
         Action.MEETING_JOIN: _U,
         Action.MEETING_LINKS: _U,
+        Action.MINUTES_VIEW: _U,
+        Action.MINUTES_WRITE: _U,
+        Action.MINUTES_FINALISE: _U,
         Action.RECORDING_VIEW: _U,
         Action.RECORDING_COMBINE: _U,
         Action.SITE_LIST: _A,
@@ -147,6 +158,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.CASE_VIEW: _A,
         Action.MEETING_LIST: _A,
         Action.MEETING_VIEW: _A,
+        Action.MINUTES_VIEW: _A,
         Action.RECORDING_VIEW: _A,
         Action.SITE_LIST: _A,
         Action.AUDIT_READ: _A,

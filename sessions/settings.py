@@ -88,6 +88,9 @@ class Settings:
     login_address_max_failures: int = 20
     login_lockout_minutes: int = 15
     crowd_threshold: int = 5
+    # The letterhead of official documents (minutes, notices).
+    issuing_body: str = "UBND TỈNH LẠNG SƠN"
+    issuing_office: str = "BAN TIẾP CÔNG DÂN TỈNH"
     election_periods: tuple[ElectionPeriod, ...] = field(default_factory=_default_periods)
     log_level: str = "INFO"
     # Media plane. No public server is ever contacted unless listed here.

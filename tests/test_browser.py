@@ -609,3 +609,65 @@ async def test_booking_finds_endpoints_by_typing_and_links_copy(
     field = await page.input_value("#link-1")
     assert copied == field
     assert "/join/" in copied
+
+
+async def test_two_editors_converge_on_the_minutes_and_a_conflict_is_merged(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    """The secretary writes, the chair's page follows within a second (server-sent events);
+    an editor who missed an update meets the conflict and merges instead of overwriting."""
+    world = await arrange(sdb, status=MeetingStatus.LIVE)
+    meeting = world["meeting"]
+    meeting.started_at = SystemClock().now()  # live: opinions can be marked "now"
+    await sdb.commit()
+    await make_user(sdb, "thuky", Role.SECRETARY, full_name="Vi Thị Lan")
+    stage.start()
+    secretary = await pages("secretary", viewport={"width": 1280, "height": 900})
+    chair = await pages("chair", viewport={"width": 1280, "height": 900})
+    await sign_in(secretary, stage, "thuky")
+    await secretary.goto(f"{stage.url}/meetings/{meeting.id}/minutes")
+    await secretary.click("text=Lập biên bản")
+    await secretary.wait_for_selector("#minutes-editor")
+    await sign_in(chair, stage, "lanhdao")
+    await chair.goto(f"{stage.url}/meetings/{meeting.id}/minutes")
+    await chair.wait_for_selector("#minutes-editor")
+    # Live: the secretary types; autosave; the chair's page shows it without reloading.
+    await secretary.fill("#m-issues", "Bồi thường đất nông nghiệp")
+    await secretary.wait_for_function(
+        "() => window.diemcauMinutes && window.diemcauMinutes.state.version === 2"
+    )
+    await chair.wait_for_function(
+        "() => document.getElementById('m-issues').value === 'Bồi thường đất nông nghiệp'",
+        timeout=5000,
+    )
+    # An opinion marked at the recording's "now".
+    await secretary.click("[data-add-opinion]")
+    await secretary.fill(".opinion [data-o=who]", "Hoàng Văn Sáng")
+    await secretary.fill(".opinion [data-o=text]", "Đề nghị đo đạc lại")
+    await secretary.click(".opinion button:has-text('Lúc này')")
+    await secretary.wait_for_function(
+        "() => window.diemcauMinutes.state.content.opinions.length === 1"
+        " && window.diemcauMinutes.state.content.opinions[0].at !== null"
+    )
+    # The chair stops hearing of updates (a dropped link), the secretary saves once more,
+    # then the chair edits another field and the same one: the chair's save meets a conflict.
+    await chair.evaluate("() => { window.stop(); }")  # drops the open event stream
+    await chair.route("**/minutes/events", lambda route: route.abort())
+    await secretary.fill("#m-agreed", "Rà soát lại diện tích")
+    await secretary.wait_for_function("() => window.diemcauMinutes.state.version >= 4")
+    await chair.fill("#m-outstanding", "Đơn giá bồi thường")
+    await chair.fill("#m-agreed", "Giữ nguyên diện tích")
+    await chair.wait_for_selector("[data-conflict]:not([hidden])")
+    merge = chair.locator("[data-merge]")
+    assert await merge.count() == 1  # only the field both changed is asked about
+    assert "Những nội dung đã thống nhất" in await merge.inner_text()
+    await chair.screenshot(path=str(stage.data_dir / "minutes-conflict.png"), full_page=True)
+    await chair.check("[data-merge] input[value=theirs]")
+    await chair.click("[data-conflict-done]")
+    await chair.wait_for_function("() => !window.diemcauMinutes.dirty")
+    state = await chair.evaluate("() => window.diemcauMinutes.state")
+    content = state["content"]
+    assert content["agreed"] == "Rà soát lại diện tích"  # theirs, as chosen
+    assert content["outstanding"] == "Đơn giá bồi thường"  # the chair's own change kept
+    assert content["issues"] == "Bồi thường đất nông nghiệp"
+    assert content["opinions"][0]["who"] == "Hoàng Văn Sáng"

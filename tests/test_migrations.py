@@ -141,8 +141,7 @@ def test_stored_words_become_message_ids(empty_engine: Engine) -> None:
     with empty_engine.connect() as conn:
         notice = conn.execute(text("SELECT message, params FROM notifications")).one()
         assert notice[0] == "Phòng họp đã mở: Đối thoại"
-        labels: dict[int, str] = dict(
-            conn.execute(text("SELECT id, role_label FROM attendances")).tuples().all()
-        )
+        rows = conn.execute(text("SELECT id, role_label FROM attendances")).all()
+        labels = {int(row[0]): str(row[1]) for row in rows}
     assert labels == {1: "Host endpoint", 2: "Trưởng thôn"}
     assert "text" not in {c["name"] for c in inspect(empty_engine).get_columns("notifications")}

@@ -19,7 +19,7 @@ from sessions.models import Notification
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub, RecorderFactory, media_network
-from web import i18n, templating
+from web import documents, i18n, templating
 from web.auth import auth_middleware
 from web.errors import error_middleware
 from web.keys import (
@@ -34,6 +34,7 @@ from web.keys import (
     TEMPLATES,
     TRANSLATIONS,
     VAULT,
+    WATCHERS,
 )
 from web.views import (
     account,
@@ -45,11 +46,13 @@ from web.views import (
     links,
     live,
     meetings,
+    minutes,
     recordings,
     room,
     urgent,
     users,
 )
+from web.watchers import MinutesWatchers
 
 STATIC_DIR = Path(__file__).with_name("static")
 log = logging.getLogger(__name__)
@@ -185,6 +188,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[TEMPLATES] = templating.create_environment()
     app[TRANSLATIONS] = i18n.load_translations()
     app[VAULT] = IdentityVault(settings.identity_key)
+    app[WATCHERS] = MinutesWatchers()
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_recordings)
@@ -197,6 +201,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         cases,
         booking,
         meetings,
+        minutes,
         links,
         live,
         room,
@@ -207,4 +212,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
+    app.router.add_static("/fonts", documents.FONTS_DIR, name="fonts")
     return app

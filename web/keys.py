@@ -16,6 +16,7 @@ from sessions.models import User, WebSession
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub
+from web.watchers import MinutesWatchers
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -34,3 +35,4 @@ HUB = web.AppKey("hub", Hub)
 SCHEDULER = web.AppKey("scheduler", MeetingScheduler)
 STORE = web.AppKey("store", RecordingStore)
 COMBINES = web.AppKey("combines", set[asyncio.Task[None]])  # combined files in the making
+WATCHERS = web.AppKey("minutes_watchers", MinutesWatchers)

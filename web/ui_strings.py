@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from gettext import NullTranslations
+
+from markupsafe import Markup
 
 from sessions import labels
 from sessions.errors import N_
@@ -68,12 +71,50 @@ JS_STRINGS = {
 }
 
 
+MINUTES_STRINGS = {
+    "m_who": N_("Who"),
+    "m_said": N_("What was said"),
+    "m_now": N_("Now"),
+    "m_now_title": N_("Mark the recording time: now"),
+    "m_at": N_("at %(t)s in the recording"),
+    "m_remove": N_("Remove"),
+    "m_role": N_("Role"),
+    "m_reason": N_("Reason for not signing"),
+    "m_pending": N_("not yet signed"),
+    "m_signed": N_("signed"),
+    "m_fingerprint": N_("fingerprint"),
+    "m_refused": N_("refused to sign"),
+    "m_saving": N_("Saving…"),
+    "m_saved": N_("Saved · version %(n)s"),
+    "m_unsaved": N_("Not saved yet: kept in this browser, trying again…"),
+    "m_restored": N_("Your unsaved changes from before were restored."),
+    "m_updated": N_("Updated by another editor · version %(n)s"),
+    "m_theirs": N_("Saved meanwhile"),
+    "m_mine": N_("Yours"),
+    "m_keep_mine": N_("Keep mine"),
+    "m_take_theirs": N_("Take theirs"),
+    "m_read_only": N_("Read only"),
+    "m_version": N_("Version %(n)s"),
+}
+
+
 def translated(translations: NullTranslations) -> dict[str, str]:
     """The browser's strings; ``error:<id>`` for each protocol error, ``label:<msgid>`` for each
     role label the server may give a participant (a person's own position is shown as typed)."""
-    out = {key: translations.gettext(message) for key, message in JS_STRINGS.items()}
+    out = {
+        key: translations.gettext(message)
+        for key, message in {**JS_STRINGS, **MINUTES_STRINGS}.items()
+    }
     out.update(
         {f"error:{key}": translations.gettext(message) for key, message in protocol.ERRORS.items()}
     )
     out.update({f"label:{text}": translations.gettext(text) for text in labels.ROLE_LABELS})
     return out
+
+
+def strings_json(translations: NullTranslations, locale: str) -> Markup:
+    """The browser's strings, safe inside <script type="application/json">."""
+    data = translated(translations)
+    data["locale"] = locale
+    # JSON with "<" escaped cannot close the script element it is placed in.
+    return Markup(json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"))

@@ -3,7 +3,6 @@ invitees, the commune kiosk, and the page for browsers that cannot take part."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from aiohttp import web
@@ -16,24 +15,18 @@ from sessions.errors import N_, PermissionDenied
 from sessions.models import Meeting, Site
 from sessions.permissions import Action
 from signaling.hub import JOINABLE
-from web import i18n
+from web import i18n, ui_strings
 from web.auth import current_user, db_of, requires
 from web.keys import CLOCK, REQUEST_WEB_SESSION, SETTINGS
 from web.paging import path_id
 from web.templating import locale_of, render, translate, translations_of
-from web.ui_strings import translated
 
 routes = web.RouteTableDef()
 KIOSK_DAY_AHEAD = 1
 
 
 def strings_json(request: web.Request) -> Markup:
-    """The browser's strings, safe inside <script type="application/json">."""
-    data = translated(translations_of(request))
-    data["locale"] = locale_of(request)
-    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-    # JSON with "<" escaped cannot close the script element it is placed in.
-    return Markup(text)
+    return ui_strings.strings_json(translations_of(request), locale_of(request))
 
 
 def _room_context(
