@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 CHUNK = 1 << 20
@@ -63,6 +64,15 @@ class RecordingStore:
             hashlib.sha256(b"diemcau-manifest\x00" + signing_key).digest()
         )
         self.public_key: Ed25519PublicKey = self._private.public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        """A raw Ed25519 signature (64 bytes) with the server's signing key."""
+        return self._private.sign(data)
+
+    def public_pem(self) -> bytes:
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     # ---- paths -------------------------------------------------------------------------
 

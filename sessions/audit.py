@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.models import AuditEvent, AuditHead, Case, User
@@ -224,3 +224,22 @@ async def vault_reads(db: AsyncSession, limit: int = 500) -> list[VaultRead]:
         )
     ).all()
     return [VaultRead(e.at, who, e.object_id, ref, dict(e.details)) for e, who, ref in rows]
+
+
+async def events_of_case(
+    db: AsyncSession, case_id: int, meeting_ids: list[int]
+) -> list[AuditEvent]:
+    """The case's own events and those of its meetings, in order (a case file's excerpt)."""
+    return list(
+        await db.scalars(
+            select(AuditEvent)
+            .where(
+                or_(
+                    (AuditEvent.object_type == "case") & (AuditEvent.object_id == str(case_id)),
+                    (AuditEvent.object_type == "meeting")
+                    & AuditEvent.object_id.in_([str(i) for i in meeting_ids]),
+                )
+            )
+            .order_by(AuditEvent.seq)
+        )
+    )

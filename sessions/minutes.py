@@ -506,3 +506,9 @@ async def chain_problems(db: AsyncSession, minutes: Minutes) -> list[str]:
     ):
         problems.append("the finalised version does not match the recorded hash")
     return problems
+
+
+async def for_meetings(db: AsyncSession, meeting_ids: list[int]) -> dict[int, Minutes]:
+    """The minutes of these meetings, by meeting (a case page lists them all)."""
+    rows = await db.scalars(select(Minutes).where(Minutes.meeting_id.in_(meeting_ids)))
+    return {m.meeting_id: m for m in rows}

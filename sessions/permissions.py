@@ -35,6 +35,7 @@ class Action(StrEnum):
     CASE_CREATE = "case.create"
     CASE_EDIT = "case.edit"  # people on the case, tying a meeting to it
     CASE_HOLD = "case.hold"  # legal hold of its recordings
+    CASE_EXPORT = "case.export"  # the case file: one signed archive of everything filed
     MEETING_LIST = "meeting.list"  # lists, calendars and feeds
     MEETING_VIEW = "meeting.view"
     MEETING_BOOK = "meeting.book"
@@ -81,6 +82,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.CASE_VIEW: _A,
         Action.CASE_CREATE: _A,
         Action.CASE_EDIT: _A,
+        Action.CASE_EXPORT: _A,
         Action.MEETING_LIST: _A,
         Action.MEETING_VIEW: _A,
         Action.MEETING_BOOK: _A,
@@ -103,6 +105,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.CASE_CREATE: _A,
         Action.CASE_EDIT: _U,
         Action.CASE_HOLD: _U,
+        Action.CASE_EXPORT: _U,
         Action.MEETING_LIST: _U,
         Action.MEETING_VIEW: _U,
         Action.MEETING_BOOK: _A,
@@ -125,6 +128,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.CASE_VIEW: _U,
         Action.CASE_CREATE: _A,
         Action.CASE_EDIT: _U,
+        Action.CASE_EXPORT: _U,
         Action.MEETING_LIST: _U,
         Action.MEETING_VIEW: _U,
         Action.MEETING_BOOK: _A,
@@ -156,6 +160,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
     Role.AUDITOR: {
         Action.CASE_LIST: _A,
         Action.CASE_VIEW: _A,
+        Action.CASE_EXPORT: _A,
         Action.MEETING_LIST: _A,
         Action.MEETING_VIEW: _A,
         Action.MINUTES_VIEW: _A,
@@ -177,6 +182,7 @@ CASE_ACTIONS = frozenset(
         Action.CASE_VIEW,
         Action.CASE_EDIT,
         Action.CASE_HOLD,
+        Action.CASE_EXPORT,
         Action.CASE_CREATE,
         Action.VAULT_READ,
     }

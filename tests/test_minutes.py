@@ -3,10 +3,14 @@ conflicts refused, signed, finalised into a stored PDF/A, amended; PDF and DOCX 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import re
+import subprocess
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import docx
@@ -15,6 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recordings import bundle
 from sessions import cases, meetings, minutes, sites
 from sessions.enums import (
     AttendanceOutcome,
@@ -28,6 +33,7 @@ from sessions.identity import IdentityVault
 from sessions.models import Attendance, AuditEvent, MeetingInvitee
 from sessions.settings import Settings
 from tests.conftest import START, ZONE, Client, csrf_of, login, make_user
+from web.cli import main as cli
 
 
 async def ended_dialogue(
@@ -313,3 +319,85 @@ async def test_who_may_not_read_minutes_is_refused(
     await login(client, who)
     assert (await client.get(f"/meetings/{meeting_id}/minutes")).status == 403
     assert (await client.get(f"/meetings/{meeting_id}/minutes.pdf")).status == 403
+
+
+async def test_the_case_file_checks_with_common_tools_and_a_changed_byte_is_named(
+    client: Client, db: AsyncSession, settings: Settings, tmp_path: Path
+) -> None:
+    """The archive's README says how to check it without our software: do exactly that."""
+    meeting_id = await ended_dialogue(db, settings)
+    await login(client, "thuky")
+    token, state = await started(client, meeting_id)
+    content = signed({**state["content"], "agreed": "Rà soát lại diện tích"})
+    assert (await save(client, meeting_id, token, state["version"], content)).status == 200
+    final = await client.post(
+        f"/meetings/{meeting_id}/minutes/finalise",
+        data={"csrf_token": token},
+        allow_redirects=False,
+    )
+    assert final.status == 303
+    meeting = await meetings.get_meeting(db, meeting_id)
+    assert meeting.case_id is not None
+    await login(client, "lanhdao")  # the leader exports the case file
+    exported = await client.get(f"/cases/{meeting.case_id}/file")
+    assert exported.status == 200
+    archive = tmp_path / "ho-so.zip"
+    archive.write_bytes(await exported.read())
+    # Our own check, offline.
+    assert cli(["verify-bundle", str(archive)]) == 0
+    # A third party's check: unzip, sha256sum -c, openssl.
+    folder = tmp_path / "hoso"
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+        names = z.namelist()
+    assert any(n.endswith("bien-ban-v2.pdf") for n in names)
+    assert any(n.endswith("diem-danh.csv") for n in names)
+    assert "nhat-ky.json" in names
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    assert "sha256sum -c SHA256SUMS" in readme
+    sums = await asyncio.to_thread(
+        subprocess.run,
+        ["sha256sum", "-c", "SHA256SUMS"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert sums.returncode == 0, sums.stdout + sums.stderr
+    signature = await asyncio.to_thread(
+        subprocess.run,
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "signing-public.pem",
+            "-rawin",
+            "-in",
+            "SHA256SUMS",
+            "-sigfile",
+            "SHA256SUMS.sig",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Signature Verified Successfully" in signature.stdout, (
+        signature.stdout + signature.stderr
+    )
+    # One byte of one file changed: the check fails and names that file.
+    pdf_name = next(n for n in names if n.endswith("bien-ban-v2.pdf"))
+    with zipfile.ZipFile(archive) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    tampered = bytearray(members[pdf_name])
+    tampered[len(tampered) // 2] ^= 0x01
+    members[pdf_name] = bytes(tampered)
+    changed = tmp_path / "ho-so-doi.zip"
+    with zipfile.ZipFile(changed, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    problems = bundle.verify(changed)
+    assert problems == [f"{pdf_name}: SHA-256 does not match SHA256SUMS"]
+    assert cli(["verify-bundle", str(changed)]) == 1

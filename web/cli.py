@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
+from recordings import bundle
 from recordings.store import RecordingStore, UnsafePath
 from sessions import audit, bootstrap, db, demo, devices, sites, users
 from sessions.clock import SystemClock
@@ -304,6 +305,19 @@ async def _verify(settings: Settings) -> list[str]:
     return problems
 
 
+def cmd_verify_bundle(args: argparse.Namespace) -> int:
+    """Offline: needs neither the server's settings nor its database."""
+    expected = args.key.read_bytes() if args.key else None
+    problems = bundle.verify(args.file, expected)
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    if problems:
+        print(f"{args.file}: {len(problems)} problem(s) found.")
+        return 1
+    print(f"{args.file}: every file matches its SHA-256 and the list's signature verifies.")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     problems = asyncio.run(_verify(settings))
@@ -415,6 +429,18 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="re-hash every recording, check manifests' signatures and the audit trail"
     )
     verify.set_defaults(func=cmd_verify)
+
+    bundle_cmd = sub.add_parser(
+        "verify-bundle",
+        help="check a case file (hồ sơ vụ việc) offline: every file and the signature",
+    )
+    bundle_cmd.add_argument("file", type=Path)
+    bundle_cmd.add_argument(
+        "--key",
+        type=Path,
+        help="the office's published public key (PEM) the file must be signed with",
+    )
+    bundle_cmd.set_defaults(func=cmd_verify_bundle)
 
     check = sub.add_parser("check", help="validate the configuration and print it")
     check.set_defaults(func=cmd_check)

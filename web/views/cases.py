@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sessions import cases, sites
+from recordings.store import sha256_file
+from sessions import audit, cases, minutes, sites
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -14,9 +15,10 @@ from sessions.enums import (
 from sessions.errors import N_, Conflict, InvalidInput, NotFound
 from sessions.models import Case, Site
 from sessions.permissions import Action
+from web import casefile
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_flags, form_text, form_values
-from web.keys import CLOCK, SETTINGS, VAULT
+from web.keys import CLOCK, SETTINGS, STORE, TEMPLATES, TRANSLATIONS, VAULT
 from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
 
@@ -144,6 +146,7 @@ async def _detail(
             "case": case,
             "party_roles": cases.roles_for(case),
             "party_problem": party_problem,
+            "minutes_of": await minutes.for_meetings(db_of(request), [m.id for m in case.meetings]),
             "values": party_values or {},
             "errors": party_errors or {},
             "error_params": party_params or {},
@@ -362,3 +365,52 @@ async def identity_open(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     return await _identity_page(request, case_id, party_id, identity=identity)
+
+
+@routes.get("/cases/{case_id:\\d+}/file", name="case_file")
+@requires(Action.CASE_EXPORT)
+async def case_file(request: web.Request) -> web.StreamResponse:
+    """The case file as one archive with a signed index (``?media=0``: recordings replaced by
+    their signed manifests, for a light copy)."""
+    case = await _case_for(request, Action.CASE_EXPORT)
+    settings = request.app[SETTINGS]
+    with_media = request.query.get("media", "1") != "0"
+    now = request.app[CLOCK].now()
+    folder = settings.data_dir / "exports"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"ho-so-{case.reference}-{now:%Y%m%d-%H%M%S}.zip"
+    target = folder / name
+    files = await casefile.export(
+        db_of(request),
+        case,
+        target,
+        store=request.app[STORE],
+        settings=settings,
+        env=request.app[TEMPLATES],
+        translations=request.app[TRANSLATIONS]["vi"],
+        with_media=with_media,
+        at=now,
+    )
+    await audit.record(
+        db_of(request),
+        now,
+        current_user(request).id,
+        "case.export",
+        "case",
+        case.id,
+        {"files": files, "media": with_media, "sha256": sha256_file(target)[0]},
+    )
+    await db_of(request).commit()
+    response = web.FileResponse(
+        target,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Type": "application/zip",
+            "Cache-Control": "no-store",
+        },
+    )
+    try:
+        await response.prepare(request)  # sends the whole file
+    finally:
+        target.unlink(missing_ok=True)  # the archive is made for this download only
+    return response

@@ -14,7 +14,7 @@ from aiohttp import web
 from recordings import catalog, combined
 from recordings.moments import moments_of
 from recordings.store import UnsafePath, slug
-from sessions import audit, cases, meetings
+from sessions import audit, cases, meetings, minutes
 from sessions.enums import RecordingKind, RecordingStatus
 from sessions.errors import N_, NotFound
 from sessions.models import Meeting, Recording
@@ -65,6 +65,13 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
     playable = catalog.playable(rows)
     origin: datetime | None = min((r.started_at for r in playable), default=None)
     markers = await moments_of(db, meeting.id, origin)
+    # The opinions the minutes tie to a moment of the recording, to jump to beside the video.
+    opinions: list[dict[str, object]] = []
+    if principal_of(request).allows(Action.MINUTES_VIEW, meeting):
+        written = await minutes.minutes_of(db, meeting.id)
+        if written is not None:
+            content = (await minutes.latest(db, written)).content
+            opinions = [o for o in content.get("opinions", []) if o.get("at") is not None]
     await _audit(request, "recording.list", meeting.id, files=len(rows))
     return render(
         request,
@@ -78,6 +85,7 @@ async def recordings_page(request: web.Request) -> web.StreamResponse:
                 r.id: (r.started_at - origin).total_seconds() if origin else 0.0 for r in playable
             },
             "markers": markers,
+            "opinions": opinions,
             "combined": [r for r in rows if r.kind is RecordingKind.COMBINED],
             "RecordingStatus": RecordingStatus,
         },
