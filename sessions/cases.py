@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sessions import audit
+from sessions import audit, search
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -150,6 +150,7 @@ async def create_case(
     await audit.record(
         db, at, actor_id, "case.create", "case", case.id, {"reference": case.reference}
     )
+    await search.index_case(db, case, at)
     return case
 
 

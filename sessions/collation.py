@@ -49,3 +49,17 @@ def _clusters(decomposed: str) -> list[str]:
         else:
             out.append(ch)
     return out
+
+
+def fold(text: str) -> str:
+    """Text as search compares it: no tone or letter marks, lower case, đ as d (đ does not
+    decompose under NFD, so it is folded on its own): "Đối thoại" → "doi thoai". Of a text
+    already in ``shown`` form, each character folds to one: positions carry over."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in plain)
+
+
+def shown(text: str) -> str:
+    """Text as search keeps it to show: NFC, runs of white space as one space."""
+    return " ".join(unicodedata.normalize("NFC", text).split())

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sessions import attendance, audit, labels, lifecycle
+from sessions import attendance, audit, labels, lifecycle, search
 from sessions.enums import MeetingPurpose, MeetingStatus, MinutesStatus
 from sessions.errors import N_, Conflict, InvalidInput, NotFound, TransitionRefused
 from sessions.meetings import attendance_of
@@ -332,6 +332,7 @@ async def start(
     )
     await db.flush()
     await audit.record(db, at, actor_id, "minutes.start", "meeting", meeting.id)
+    await search.index_minutes(db, meeting, (await latest(db, minutes)), at)
     return minutes
 
 
@@ -379,6 +380,7 @@ async def save(
     db.add(version)
     minutes.current_version = version.version
     await db.flush()
+    await search.index_minutes(db, meeting, version, at)
     return version
 
 
@@ -470,6 +472,7 @@ async def amend(
     db.add(version)
     minutes.current_version = version.version
     await db.flush()
+    await search.index_minutes(db, meeting, version, at)
     await audit.record(
         db,
         at,

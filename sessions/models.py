@@ -441,6 +441,25 @@ class MinutesVersion(Base):
     minutes: Mapped[Minutes] = relationship(back_populates="versions")
 
 
+class SearchDocument(Base):
+    """What search reads: a case or a meeting's minutes as folded text (``collation.fold``),
+    never a party's identity. SQLite indexes it with FTS5 (``search_fts``), PostgreSQL with a
+    trigram index (both made by migration 0011)."""
+
+    __tablename__ = "search_documents"
+    __table_args__ = (UniqueConstraint("kind", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str32]  # "case" or "minutes"
+    object_id: Mapped[int]  # the case's id, or the meeting's
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    title: Mapped[str300]
+    shown: Mapped[text]  # the text as written (NFC, single spaces)
+    body: Mapped[text]  # the same, folded: each character of ``shown`` at the same place
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Recording(Base):
     """One recorded file of a meeting, filed under its case."""
 

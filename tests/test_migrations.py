@@ -46,7 +46,8 @@ def test_head_matches_models(empty_engine: Engine) -> None:
     database.upgrade(empty_engine)
     assert database.current_revision(empty_engine) == database.head_revision()
     with empty_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": database.include_name})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
 

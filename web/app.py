@@ -49,6 +49,7 @@ from web.views import (
     minutes,
     recordings,
     room,
+    search,
     urgent,
     users,
 )
@@ -202,6 +203,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         booking,
         meetings,
         minutes,
+        search,
         links,
         live,
         room,

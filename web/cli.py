@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from recordings import bundle
 from recordings.store import RecordingStore, UnsafePath
-from sessions import audit, bootstrap, db, demo, devices, sites, users
+from sessions import audit, bootstrap, db, demo, devices, search, sites, users
 from sessions.clock import SystemClock
 from sessions.enums import RecordingStatus, Role
 from sessions.errors import N_, Conflict, InvalidInput
@@ -78,7 +78,9 @@ async def _first_start(settings: Settings) -> bootstrap.FirstStart:
     engine = db.create_async(settings.effective_database_url)
     try:
         async with db.session_factory(engine, settings.audit_key)() as session, session.begin():
-            return await bootstrap.first_start(session, SystemClock().now())
+            started = await bootstrap.first_start(session, SystemClock().now())
+            await search.reindex_if_empty(session, SystemClock().now())
+            return started
     finally:
         await engine.dispose()
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
+from sessions.db import include_name
 from sessions.models import Base, UTCDateTime
 
 
@@ -27,6 +28,7 @@ context.configure(
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
     render_item=render_item,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()
