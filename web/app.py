@@ -28,6 +28,7 @@ from web.keys import (
     DB,
     ENGINE,
     HUB,
+    RENDERER,
     SCHEDULER,
     SETTINGS,
     STORE,
@@ -179,6 +180,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.shutdown()
 
 
+async def _renderer(app: web.Application) -> AsyncIterator[None]:
+    """The worker process for PDFs (started on first use, stopped with the app)."""
+    pool = documents.renderer()
+    app[RENDERER] = pool
+    yield
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, auth_middleware],
@@ -195,6 +204,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_hub)
     app.cleanup_ctx.append(_scheduler)
+    app.cleanup_ctx.append(_renderer)
     for module in (
         account,
         audit,

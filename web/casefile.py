@@ -5,6 +5,7 @@ the case's audit excerpt, in one archive with a signed index (``recordings.bundl
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import io
 import json
@@ -35,6 +36,7 @@ async def entries_for(
     env: jinja2.Environment,
     translations: Any,
     with_media: bool,
+    renderer: concurrent.futures.Executor,
 ) -> list[bundle.Entry]:
     letterhead = documents.Letterhead(settings.issuing_body, settings.issuing_office)
     entries: list[bundle.Entry] = []
@@ -85,7 +87,7 @@ async def entries_for(
                     add(
                         f"{stem}.pdf",
                         f"minutes PDF/A ({version.kind})",
-                        data=await documents.pdf(html),
+                        data=await documents.pdf(html, renderer),
                     )
                 docx = await documents.docx(version, translations, settings.zone, letterhead)
                 add(f"{stem}.docx", f"minutes DOCX ({version.kind})", data=docx)
@@ -195,6 +197,7 @@ async def export(
     env: jinja2.Environment,
     translations: Any,
     with_media: bool,
+    renderer: concurrent.futures.Executor,
     at: datetime,
 ) -> int:
     entries = await entries_for(
@@ -205,6 +208,7 @@ async def export(
         env=env,
         translations=translations,
         with_media=with_media,
+        renderer=renderer,
     )
     return await asyncio.to_thread(
         bundle.write,

@@ -1,12 +1,14 @@
 """Official documents (minutes) in the Nghị định 30/2020 layout: one Jinja2 template for the
-print view and the PDF/A (WeasyPrint, run on a thread, never on the event loop), and the same
+print view and the PDF/A (WeasyPrint, in a worker process, never on the event loop), and the same
 content as DOCX (python-docx). The Liberation Serif shipped in ``web/fonts`` (SIL OFL; metric-
 compatible with Times New Roman, full Vietnamese) makes every machine render the same pages."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
+import multiprocessing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,9 +104,18 @@ def _pdf(html: str) -> bytes:
     return data
 
 
-async def pdf(html: str) -> bytes:
-    """The PDF/A of a document's HTML, rendered on a worker thread."""
-    return await asyncio.to_thread(_pdf, html)
+def renderer() -> concurrent.futures.ProcessPoolExecutor:
+    """The worker process that renders PDFs: another process, so WeasyPrint's Python work never
+    holds the server's interpreter lock while rooms forward media (on a thread it stalled the
+    event loop for ~100 ms a page; bench/minutes.py)."""
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    )
+
+
+async def pdf(html: str, pool: concurrent.futures.Executor) -> bytes:
+    """The PDF/A of a document's HTML, rendered in the worker process."""
+    return await asyncio.get_running_loop().run_in_executor(pool, _pdf, html)
 
 
 def _docx(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from gettext import NullTranslations
 
 import jinja2
@@ -36,3 +37,4 @@ SCHEDULER = web.AppKey("scheduler", MeetingScheduler)
 STORE = web.AppKey("store", RecordingStore)
 COMBINES = web.AppKey("combines", set[asyncio.Task[None]])  # combined files in the making
 WATCHERS = web.AppKey("minutes_watchers", MinutesWatchers)
+RENDERER = web.AppKey("renderer", concurrent.futures.ProcessPoolExecutor)  # PDFs, off the loop

@@ -18,7 +18,7 @@ from sessions.permissions import Action
 from web import casefile
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_flags, form_text, form_values
-from web.keys import CLOCK, SETTINGS, STORE, TEMPLATES, TRANSLATIONS, VAULT
+from web.keys import CLOCK, RENDERER, SETTINGS, STORE, TEMPLATES, TRANSLATIONS, VAULT
 from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
 
@@ -389,6 +389,7 @@ async def case_file(request: web.Request) -> web.StreamResponse:
         env=request.app[TEMPLATES],
         translations=request.app[TRANSLATIONS]["vi"],
         with_media=with_media,
+        renderer=request.app[RENDERER],
         at=now,
     )
     await audit.record(

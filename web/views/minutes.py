@@ -22,7 +22,7 @@ from sessions.models import Meeting, Minutes, MinutesVersion
 from sessions.permissions import Action
 from web import documents, i18n, ui_strings
 from web.auth import current_user, db_of, principal_of, requires
-from web.keys import CLOCK, SETTINGS, TEMPLATES, TRANSLATIONS, WATCHERS
+from web.keys import CLOCK, RENDERER, SETTINGS, TEMPLATES, TRANSLATIONS, WATCHERS
 from web.paging import path_id
 from web.templating import locale_of, redirect_with_flash, render, translations_of
 
@@ -237,7 +237,7 @@ async def minutes_finalise(request: web.Request) -> web.StreamResponse:
         sha256=version.sha256,
         screen=False,
     )
-    pdf = await documents.pdf(html)
+    pdf = await documents.pdf(html, request.app[RENDERER])
     digest = hashlib.sha256(pdf).hexdigest()
     _store_pdf(settings.data_dir, meeting, version.version, pdf)
     await minutes.finalise(
@@ -355,7 +355,8 @@ async def minutes_pdf(request: web.Request) -> web.StreamResponse:
                 letterhead=_letterhead(request),
                 sha256=version.sha256,
                 screen=False,
-            )
+            ),
+            request.app[RENDERER],
         )
     await _audit_download(request, meeting, "pdf", version.version)
     return _download(body, "application/pdf", _file_name(meeting, version, "pdf"))
