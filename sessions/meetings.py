@@ -116,6 +116,7 @@ async def get_meeting(db: AsyncSession, meeting_id: int) -> Meeting:
             selectinload(Meeting.sites).joinedload(MeetingSite.site),
             selectinload(Meeting.invitees).joinedload(MeetingInvitee.site),
         )
+        .execution_options(populate_existing=True)
     )
     if meeting is None:
         raise NotFound(N_("There is no meeting number %(id)s."), {"id": meeting_id})

@@ -27,7 +27,7 @@ from sessions import attendance, audit, labels, lifecycle, search
 from sessions.enums import MeetingPurpose, MeetingStatus, MinutesStatus
 from sessions.errors import N_, Conflict, InvalidInput, NotFound, TransitionRefused
 from sessions.meetings import attendance_of
-from sessions.models import AuditEvent, Meeting, Minutes, MinutesVersion, Recording
+from sessions.models import AuditEvent, Meeting, Minutes, MinutesScan, MinutesVersion, Recording
 
 KINDS = ("dialogue", "reception")
 SIGNATURE_STATES = ("pending", "signed", "fingerprint", "refused")
@@ -515,3 +515,75 @@ async def for_meetings(db: AsyncSession, meeting_ids: list[int]) -> dict[int, Mi
     """The minutes of these meetings, by meeting (a case page lists them all)."""
     rows = await db.scalars(select(Minutes).where(Minutes.meeting_id.in_(meeting_ids)))
     return {m.meeting_id: m for m in rows}
+
+
+# ---- scanned signed copies ----------------------------------------------------------------
+
+MAX_SCAN_BYTES = 20 * 1024 * 1024
+# What a scan may be, told by its first bytes (never by its name or the browser's word).
+SCAN_TYPES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+)
+
+
+def scan_kind(data: bytes) -> tuple[str, str]:
+    """(content type, file extension) of an uploaded scan, or InvalidInput saying why not."""
+    if not data:
+        raise InvalidInput({"scan": N_("Choose the scanned file to upload.")})
+    if len(data) > MAX_SCAN_BYTES:
+        raise InvalidInput(
+            {"scan": N_("A scan takes at most %(mb)s MB.")},
+            {"scan": {"mb": MAX_SCAN_BYTES // (1024 * 1024)}},
+        )
+    for magic, content_type, extension in SCAN_TYPES:
+        if data.startswith(magic):
+            return content_type, extension
+    raise InvalidInput({"scan": N_("A scan must be a PDF, PNG or JPEG file.")})
+
+
+async def record_scan(
+    db: AsyncSession,
+    meeting: Meeting,
+    found: Minutes,
+    *,
+    site_id: int | None,
+    relative_path: str,
+    content_type: str,
+    data: bytes,
+    at: datetime,
+    actor_id: int | None,
+) -> MinutesScan:
+    if site_id is not None and site_id not in {ms.site_id for ms in meeting.sites}:
+        raise InvalidInput({"site_id": N_("Choose an endpoint of this meeting.")})
+    scan = MinutesScan(
+        minutes_id=found.id,
+        site_id=site_id,
+        relative_path=relative_path,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_at=at,
+        uploaded_by_id=actor_id,
+    )
+    db.add(scan)
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "minutes.scan",
+        "meeting",
+        meeting.id,
+        {"scan": scan.id, "site": site_id, "sha256": scan.sha256, "bytes": scan.size_bytes},
+    )
+    return scan
+
+
+async def scans_of(db: AsyncSession, found: Minutes) -> list[MinutesScan]:
+    return list(
+        await db.scalars(
+            select(MinutesScan).where(MinutesScan.minutes_id == found.id).order_by(MinutesScan.id)
+        )
+    )

@@ -441,6 +441,42 @@ class MinutesVersion(Base):
     minutes: Mapped[Minutes] = relationship(back_populates="versions")
 
 
+class MinutesScan(Base):
+    """A scanned copy of the signed minutes, from one endpoint (PDF or image, as uploaded)."""
+
+    __tablename__ = "minutes_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    minutes_id: Mapped[int] = mapped_column(ForeignKey("minutes.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    relative_path: Mapped[str500]  # under <data_dir>/minutes
+    content_type: Mapped[str64]
+    size_bytes: Mapped[int]
+    sha256: Mapped[str64]
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    site: Mapped[Site | None] = relationship(lazy="joined")
+
+
+class ConclusionNotice(Base):
+    """Thông báo kết luận tiếp công dân: after a leader's session, drafted from the minutes'
+    result, numbered, signed off by the leader who chaired it, filed on the case."""
+
+    __tablename__ = "conclusion_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
+    number: Mapped[str64 | None]
+    conclusion: Mapped[text] = mapped_column(default="")
+    tasks: Mapped[text] = mapped_column(default="")  # who is to do what, by when
+    recipients: Mapped[text] = mapped_column(default="")  # "Nơi nhận"
+    signed_at: Mapped[datetime | None]
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sha256: Mapped[str64 | None]  # of the signed notice's PDF/A
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class SearchDocument(Base):
     """What search reads: a case or a meeting's minutes as folded text (``collation.fold``),
     never a party's identity. SQLite indexes it with FTS5 (``search_fts``), PostgreSQL with a

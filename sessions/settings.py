@@ -91,6 +91,7 @@ class Settings:
     # The letterhead of official documents (minutes, notices).
     issuing_body: str = "UBND TỈNH LẠNG SƠN"
     issuing_office: str = "BAN TIẾP CÔNG DÂN TỈNH"
+    document_place: str = "Lạng Sơn"  # the place of a notice's "…, ngày … tháng … năm …" line
     election_periods: tuple[ElectionPeriod, ...] = field(default_factory=_default_periods)
     log_level: str = "INFO"
     # Media plane. No public server is ever contacted unless listed here.

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import docx
 import pypdf
 import pytest
@@ -401,3 +402,84 @@ async def test_the_case_file_checks_with_common_tools_and_a_changed_byte_is_name
     problems = bundle.verify(changed)
     assert problems == [f"{pdf_name}: SHA-256 does not match SHA256SUMS"]
     assert cli(["verify-bundle", str(changed)]) == 1
+
+
+async def test_signed_scans_are_checked_by_content_and_the_leader_signs_the_notice(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    meeting_id = await ended_dialogue(db, settings)
+    await login(client, "thuky")
+    token, state = await started(client, meeting_id)
+    content = {**state["content"], "agreed": "Rà soát lại diện tích đất"}
+    assert (await save(client, meeting_id, token, state["version"], content)).status == 200
+    url = f"/meetings/{meeting_id}/minutes/scans?csrf_token={token}"
+    # Named .pdf but text inside: refused by its content, nothing filed.
+    fake = aiohttp.FormData()
+    fake.add_field(
+        "scan", b"<html>not a scan</html>", filename="ban-ky.pdf", content_type="application/pdf"
+    )
+    refused = await client.post(url, data=fake)
+    assert refused.status == 409
+    assert "Bản quét phải là tệp PDF, PNG hoặc JPEG." in await refused.text()
+    png = aiohttp.FormData()
+    host = (await meetings.get_meeting(db, meeting_id)).sites[0].site_id
+    png.add_field("site_id", str(host))
+    image = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
+    png.add_field("scan", image, filename="scan.png", content_type="image/png")
+    filed = await client.post(url, data=png, allow_redirects=False)
+    assert filed.status == 303
+    page = await (await client.get(f"/meetings/{meeting_id}/minutes")).text()
+    assert hashlib.sha256(image).hexdigest() in page
+    scan_link = re.search(r'href="(/meetings/\d+/minutes/scans/\d+)"', page)
+    assert scan_link is not None
+    assert await (await client.get(scan_link.group(1))).read() == image
+    # The conclusion notice: drafted from the minutes' result, signed by the chair only.
+    drafted = await client.post(
+        f"/meetings/{meeting_id}/notice",
+        data={"csrf_token": token, "draft_only": "1"},
+        allow_redirects=False,
+    )
+    assert drafted.status == 303
+    notice_page = await (await client.get(f"/meetings/{meeting_id}/notice")).text()
+    assert "Rà soát lại diện tích đất" in notice_page  # from the minutes' result
+    assert "Ghi số thông báo trước khi ký." not in notice_page  # the secretary cannot sign
+    saved = await client.post(
+        f"/meetings/{meeting_id}/notice",
+        data={
+            "csrf_token": token,
+            "number": "12/TB-UBND",
+            "conclusion": "Giao UBND phường rà soát lại diện tích đất",
+            "tasks": "UBND phường báo cáo trước ngày 30/3/2026",
+            "recipients": "- Hộ ông Hoàng Văn Sáng;\n- Lưu: VT.",
+        },
+        allow_redirects=False,
+    )
+    assert saved.status == 303
+    assert (
+        await client.post(f"/meetings/{meeting_id}/notice/sign", data={"csrf_token": token})
+    ).status == 403  # the secretary is not the leader who chaired
+    await login(client, "lanhdao")
+    token = await csrf_of(client, f"/meetings/{meeting_id}/notice")
+    signed_off = await client.post(
+        f"/meetings/{meeting_id}/notice/sign", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert signed_off.status == 303
+    pdf = await (await client.get(f"/meetings/{meeting_id}/notice.pdf")).read()
+    text = " ".join(
+        " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages).split()
+    )
+    for expected in (
+        "THÔNG BÁO",
+        "Số: 12/TB-UBND",
+        "Lạng Sơn, ngày",
+        "Lương Văn Bình",
+        "Giao UBND phường rà soát lại diện tích đất",
+        "Nơi nhận:",
+    ):
+        assert expected in text, expected
+    # Signed, it no longer changes.
+    again = await client.post(
+        f"/meetings/{meeting_id}/notice",
+        data={"csrf_token": token, "number": "13/TB-UBND", "conclusion": "khác"},
+    )
+    assert again.status == 409

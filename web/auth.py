@@ -131,6 +131,9 @@ async def _check_csrf(request: web.Request) -> None:
     token of the session — as the form field, or the ``X-CSRF-Token`` header — and comes from
     this origin. A text/plain or JSON body without it changes nothing."""
     sent: object = request.headers.get(CSRF_HEADER)
+    if sent is None and request.content_type == "multipart/form-data":
+        # An upload streams its body to the handler: its form carries the token in its action.
+        sent = request.query.get(CSRF_FIELD)
     if sent is None and request.content_type in _FORM_TYPES:
         sent = (await request.post()).get(CSRF_FIELD)
     if (

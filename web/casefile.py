@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import bundle, catalog
 from recordings.store import RecordingStore, UnsafePath
-from sessions import audit, meetings, minutes
+from sessions import audit, meetings, minutes, notices
 from sessions.enums import MeetingStatus, MinutesStatus, RecordingStatus
 from sessions.models import Case
 from sessions.settings import Settings
@@ -96,6 +96,20 @@ async def entries_for(
                     f"minutes content ({version.kind}, sha256 {version.sha256})",
                     data=json.dumps(version.content, ensure_ascii=False, indent=1).encode(),
                 )
+        if written is not None:
+            for scan in await minutes.scans_of(db, written):
+                scanned = settings.data_dir / "minutes" / scan.relative_path
+                if scanned.exists():
+                    where = scan.site.name if scan.site else "all endpoints"
+                    add(f"ban-ky/{scanned.name}", f"signed copy, scanned ({where})", source=scanned)
+        notice = await notices.notice_of(db, meeting.id)
+        notice_pdf = settings.data_dir / "minutes" / meeting.reference / "thong-bao-ket-luan.pdf"
+        if notice is not None and notice.signed_at is not None and notice_pdf.exists():
+            add(
+                "thong-bao-ket-luan.pdf",
+                f"conclusion notice {notice.number} (signed, sha256 {notice.sha256})",
+                source=notice_pdf,
+            )
         add(
             "diem-danh.csv",
             "attendance",

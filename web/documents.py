@@ -23,7 +23,7 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Cm, Mm, Pt
 
-from sessions.models import MinutesVersion
+from sessions.models import ConclusionNotice, MinutesVersion
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 FONT = "Liberation Serif"
@@ -92,6 +92,41 @@ def minutes_html(
         issuing_body=letterhead.issuing_body,
         issuing_office=letterhead.issuing_office,
         sha256=sha256,
+        screen=screen,
+        font_base="/fonts/" if screen else FONTS_DIR.as_uri() + "/",
+        number=content.get("number"),
+        dated=None,  # a biên bản has no date line in its heading
+    )
+
+
+def notice_html(
+    env: jinja2.Environment,
+    notice: ConclusionNotice,
+    facts: Mapping[str, Any],
+    *,
+    translations: NullTranslations,
+    zone: ZoneInfo,
+    letterhead: Letterhead,
+    place: str,
+    screen: bool,
+) -> str:
+    """The conclusion notice: numbered, with its place and date line, signed by the leader."""
+    signed = (notice.signed_at or notice.created_at).astimezone(zone)
+    return env.get_template("documents/notice.html").render(
+        translations=translations,
+        notice=notice,
+        facts=facts,
+        title=translations.gettext("NOTICE"),
+        moment=_moment(zone),
+        issuing_body=letterhead.issuing_body,
+        issuing_office=letterhead.issuing_office,
+        number=notice.number,
+        dated=translations.gettext("%(place)s, day %(d)s month %(m)s year %(y)s")
+        % {"place": place, "d": f"{signed.day:02d}", "m": f"{signed.month:02d}", "y": signed.year},
+        leader=facts.get("chair") or "",
+        leader_title=(facts.get("chair_position") or translations.gettext("Chair")).upper(),
+        places=", ".join(e["name"] for e in facts.get("endpoints", [])),
+        sha256=None,
         screen=screen,
         font_base="/fonts/" if screen else FONTS_DIR.as_uri() + "/",
     )

@@ -45,6 +45,9 @@ FLASH_MESSAGES = {
     "roster_saved": N_("The duty roster was saved."),
     "combine_started": N_("The combined file is being made; this page shows its progress."),
     "hold_changed": N_("The legal hold of the case was changed."),
+    "scan_added": N_("The scanned copy was filed with the minutes."),
+    "notice_saved": N_("The conclusion notice was saved."),
+    "notice_signed": N_("The conclusion notice is signed and filed on the case."),
     "minutes_finalised": N_(
         "The minutes are finalised: locked, hashed and filed as PDF/A. Corrections are amendments."
     ),

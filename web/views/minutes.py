@@ -12,16 +12,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from recordings import catalog
-from sessions import audit, meetings, minutes
+from sessions import audit, meetings, minutes, notices
 from sessions.enums import MeetingStatus, MinutesStatus
-from sessions.errors import N_, Conflict, InvalidInput, NotFound
-from sessions.models import Meeting, Minutes, MinutesVersion
+from sessions.errors import N_, Conflict, InvalidInput, NotFound, PermissionDenied
+from sessions.ids import parse_id
+from sessions.models import ConclusionNotice, Meeting, Minutes, MinutesVersion
 from sessions.permissions import Action
 from web import documents, i18n, ui_strings
 from web.auth import current_user, db_of, principal_of, requires
+from web.forms import form_text
 from web.keys import CLOCK, RENDERER, SETTINGS, TEMPLATES, TRANSLATIONS, WATCHERS
 from web.paging import path_id
 from web.templating import locale_of, redirect_with_flash, render, translations_of
@@ -88,6 +90,7 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
             "can_finalise": principal.allows(Action.MINUTES_FINALISE, meeting),
             "problems": minutes.finalising_problems(version.content) if version else {},
             "strings": ui_strings.strings_json(translations_of(request), locale_of(request)),
+            "scans": await minutes.scans_of(db, found) if found else [],
             # Seconds of recording so far, for "said now" (the player's time line starts at
             # the first recorded file, or at the start of the meeting).
             "elapsed": await _elapsed(request, meeting),
@@ -408,3 +411,207 @@ async def _audit_download(request: web.Request, meeting: Meeting, kind: str, ver
         {"format": kind, "version": version},
     )
     await db_of(request).commit()
+
+
+# ---- scanned signed copies -------------------------------------------------------------
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/minutes/scans", name="minutes_scan_upload")
+@requires(Action.MINUTES_WRITE)
+async def scan_upload(request: web.Request) -> web.StreamResponse:
+    """A scanned signed copy from one endpoint: checked by its content (PDF, PNG or JPEG),
+    at most 20 MB, hashed, stored once; read as a stream (it may exceed the form limit)."""
+    meeting = await _meeting(request, Action.MINUTES_WRITE)
+    found = await _minutes(request, meeting)
+    site_raw, data = "", b""
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "site_id":
+            site_raw = (await part.text())[:20]
+        elif part.name == "scan":
+            chunks, size = [], 0
+            while chunk := await part.read_chunk(256 * 1024):
+                size += len(chunk)
+                if size > minutes.MAX_SCAN_BYTES:
+                    break
+                chunks.append(chunk)
+            data = b"".join(chunks) if size <= minutes.MAX_SCAN_BYTES else b"x" * (size + 1)
+        elif part.name == "csrf_token":
+            continue
+    settings = request.app[SETTINGS]
+    try:
+        content_type, extension = minutes.scan_kind(data)
+        site_id = parse_id(site_raw) if site_raw else None
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        relative = f"{meeting.reference}/scans/{site_id or 'chung'}-{digest}{extension}"
+        await minutes.record_scan(
+            db_of(request),
+            meeting,
+            found,
+            site_id=site_id,
+            relative_path=relative,
+            content_type=content_type,
+            data=data,
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        message = next(iter(exc.field_errors.values()))
+        params = next(iter(exc.field_params.values()), {})
+        raise Conflict(message, params) from exc
+    target = settings.data_dir / "minutes" / relative
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):  # the same scan twice: one file
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    raise redirect_with_flash(f"/meetings/{meeting.id}/minutes#scans-h", "scan_added")
+
+
+@routes.get("/meetings/{meeting_id:\\d+}/minutes/scans/{scan_id:\\d+}", name="minutes_scan")
+@requires(Action.MINUTES_VIEW)
+async def scan_file(request: web.Request) -> web.StreamResponse:
+    meeting = await _meeting(request, Action.MINUTES_VIEW)
+    found = await _minutes(request, meeting)
+    scan_id = path_id(request, "scan_id")
+    scan = next((s for s in await minutes.scans_of(db_of(request), found) if s.id == scan_id), None)
+    if scan is None:
+        raise NotFound(N_("There is no such scan."))
+    path = request.app[SETTINGS].data_dir / "minutes" / scan.relative_path
+    if not path.exists():
+        raise NotFound(N_("The scanned file is missing; tell the administrator."))
+    await _audit_download(request, meeting, "scan", scan.id)
+    return _download(path.read_bytes(), scan.content_type, Path(scan.relative_path).name)
+
+
+# ---- the conclusion notice ----------------------------------------------------------------
+
+
+async def _notice_page(
+    request: web.Request,
+    meeting: Meeting,
+    *,
+    errors: dict[str, str] | None = None,
+    params: dict[str, dict[str, object]] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    notice = await notices.notice_of(db_of(request), meeting.id)
+    user = current_user(request)
+    return render(
+        request,
+        "notice.html",
+        {
+            "meeting": meeting,
+            "notice": notice,
+            "can_write": principal_of(request).allows(Action.MINUTES_WRITE, meeting),
+            "can_sign": meeting.chair_id == user.id,
+            "problems": notices.signing_problems(notice) if notice else {},
+            "errors": errors or {},
+            "error_params": params or {},
+        },
+        status=status,
+    )
+
+
+@routes.get("/meetings/{meeting_id:\\d+}/notice", name="notice")
+@requires(Action.MINUTES_VIEW)
+async def notice_page(request: web.Request) -> web.StreamResponse:
+    return await _notice_page(request, await _meeting(request, Action.MINUTES_VIEW))
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/notice", name="notice_save")
+@requires(Action.MINUTES_WRITE)
+async def notice_save(request: web.Request) -> web.StreamResponse:
+    meeting = await _meeting(request, Action.MINUTES_WRITE)
+    db = db_of(request)
+    notice = await notices.draft(
+        db, meeting, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+    )
+    form = await request.post()
+    if form_text(form, "draft_only") != "1":
+        try:
+            await notices.update(
+                db, notice, {name: form_text(form, name) for name in notices.LIMITS}
+            )
+        except InvalidInput as exc:
+            return await _notice_page(
+                request, meeting, errors=exc.field_errors, params=exc.field_params, status=400
+            )
+    raise redirect_with_flash(f"/meetings/{meeting.id}/notice", "notice_saved")
+
+
+def _notice_html(
+    request: web.Request,
+    meeting: Meeting,
+    notice: ConclusionNotice,
+    facts: dict[str, Any],
+    *,
+    screen: bool,
+) -> str:
+    settings = request.app[SETTINGS]
+    return documents.notice_html(
+        request.app[TEMPLATES],
+        notice,
+        facts,
+        translations=request.app[TRANSLATIONS]["vi"],
+        zone=settings.zone,
+        letterhead=_letterhead(request),
+        place=settings.document_place,
+        screen=screen,
+    )
+
+
+@routes.post("/meetings/{meeting_id:\\d+}/notice/sign", name="notice_sign")
+@requires(Action.MINUTES_FINALISE)
+async def notice_sign(request: web.Request) -> web.StreamResponse:
+    meeting = await _meeting(request, Action.MINUTES_FINALISE)
+    db = db_of(request)
+    notice = await notices.require(db, meeting.id)
+    if meeting.chair_id != current_user(request).id:
+        raise PermissionDenied(N_("Only the leader who chaired the session signs its notice."))
+    problems = notices.signing_problems(notice)
+    if problems:
+        raise Conflict(next(iter(problems.values())))
+    now = request.app[CLOCK].now()
+    notice.signed_at = now  # shown as signed in the document being stored
+    facts = await minutes.facts_of(db, meeting)
+    pdf = await documents.pdf(
+        _notice_html(request, meeting, notice, facts, screen=False), request.app[RENDERER]
+    )
+    notice.signed_at = None
+    digest = hashlib.sha256(pdf).hexdigest()
+    path = notice_path(request.app[SETTINGS].data_dir, meeting)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pdf)
+    await notices.sign(
+        db, meeting, notice, pdf_sha256=digest, at=now, actor_id=current_user(request).id
+    )
+    raise redirect_with_flash(f"/meetings/{meeting.id}/notice", "notice_signed")
+
+
+def notice_path(data_dir: Path, meeting: Meeting) -> Path:
+    return data_dir / "minutes" / meeting.reference / "thong-bao-ket-luan.pdf"
+
+
+@routes.get("/meetings/{meeting_id:\\d+}/notice.pdf", name="notice_pdf")
+@requires(Action.MINUTES_VIEW)
+async def notice_pdf(request: web.Request) -> web.StreamResponse:
+    """The signed notice as stored; a draft rendered now."""
+    meeting = await _meeting(request, Action.MINUTES_VIEW)
+    db = db_of(request)
+    notice = await notices.require(db, meeting.id)
+    stored = notice_path(request.app[SETTINGS].data_dir, meeting)
+    if notice.signed_at is not None and stored.exists():
+        body = stored.read_bytes()
+    else:
+        facts = await minutes.facts_of(db, meeting)
+        body = await documents.pdf(
+            _notice_html(request, meeting, notice, facts, screen=False), request.app[RENDERER]
+        )
+    await _audit_download(request, meeting, "notice", 0)
+    case = meeting.case.reference if meeting.case else "chua-gan-vu-viec"
+    return _download(body, "application/pdf", f"{case}_{meeting.reference}_thong-bao-ket-luan.pdf")
