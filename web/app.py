@@ -224,5 +224,4 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC_DIR, name="static")
-    app.router.add_static("/fonts", documents.FONTS_DIR, name="fonts")
     return app

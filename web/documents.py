@@ -1,7 +1,8 @@
-"""Official documents (minutes) in the Nghị định 30/2020 layout: one Jinja2 template for the
-print view and the PDF/A (WeasyPrint, in a worker process, never on the event loop), and the same
-content as DOCX (python-docx). The Liberation Serif shipped in ``web/fonts`` (SIL OFL; metric-
-compatible with Times New Roman, full Vietnamese) makes every machine render the same pages."""
+"""Official documents (minutes, notices) in the Nghị định 30/2020 layout: one Jinja2 template
+for the print view and the PDF/A (WeasyPrint, in a worker process, never on the event loop), and
+the same content as DOCX (python-docx). The layout is ``static/document.css``, one file for the
+browser and for WeasyPrint; the Liberation Serif in ``static/fonts`` (SIL OFL; metric-compatible
+with Times New Roman, full Vietnamese) makes every machine render the same pages."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from docx.shared import Cm, Mm, Pt
 
 from sessions.models import ConclusionNotice, MinutesVersion
 
-FONTS_DIR = Path(__file__).with_name("fonts")
+STATIC_DIR = Path(__file__).with_name("static")
+FONTS_DIR = STATIC_DIR / "fonts"
+CSS = STATIC_DIR / "document.css"
 FONT = "Liberation Serif"
 PDF_VARIANT = "pdf/a-3b"  # archival PDF that may carry attachments
 
@@ -93,7 +96,7 @@ def minutes_html(
         issuing_office=letterhead.issuing_office,
         sha256=sha256,
         screen=screen,
-        font_base="/fonts/" if screen else FONTS_DIR.as_uri() + "/",
+        css_url="/static/document.css" if screen else CSS.as_uri(),
         number=content.get("number"),
         dated=None,  # a biên bản has no date line in its heading
     )
@@ -128,7 +131,7 @@ def notice_html(
         places=", ".join(e["name"] for e in facts.get("endpoints", [])),
         sha256=None,
         screen=screen,
-        font_base="/fonts/" if screen else FONTS_DIR.as_uri() + "/",
+        css_url="/static/document.css" if screen else CSS.as_uri(),
     )
 
 
