@@ -77,7 +77,7 @@ MINUTES_STRINGS = {
     "m_now": N_("Now"),
     "m_now_title": N_("Mark the recording time: now"),
     "m_at": N_("at %(t)s in the recording"),
-    "m_remove": N_("Remove"),
+    "m_remove": N_("Delete the opinion"),
     "m_role": N_("Role"),
     "m_reason": N_("Reason for not signing"),
     "m_pending": N_("not yet signed"),
