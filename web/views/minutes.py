@@ -168,19 +168,35 @@ async def minutes_save(request: web.Request) -> web.StreamResponse:
             status=409,
         )
     except InvalidInput as exc:
-        translations = translations_of(request)
-        return web.json_response(
-            {
-                "errors": {
-                    name: i18n.render_field_error(translations, message, exc.field_params.get(name))
-                    for name, message in exc.field_errors.items()
-                }
-            },
-            status=400,
-        )
+        return _json_field_errors(request, exc)
     await db.commit()
     request.app[WATCHERS].changed(meeting.id, version.version)
     return web.json_response(_state(request, meeting, found, version))
+
+
+def _json_field_errors(request: web.Request, exc: InvalidInput) -> web.Response:
+    translations = translations_of(request)
+    return web.json_response(
+        {
+            "errors": {
+                name: i18n.render_field_error(translations, message, exc.field_params.get(name))
+                for name, message in exc.field_errors.items()
+            }
+        },
+        status=400,
+    )
+
+
+def _minutes_html(request: web.Request, version: MinutesVersion, *, screen: bool) -> str:
+    return documents.minutes_html(
+        request.app[TEMPLATES],
+        version,
+        translations=request.app[TRANSLATIONS]["vi"],
+        zone=request.app[SETTINGS].zone,
+        letterhead=_letterhead(request),
+        sha256=version.sha256,
+        screen=screen,
+    )
 
 
 def _json_error(request: web.Request, status: int, message: str) -> web.Response:
@@ -231,16 +247,7 @@ async def minutes_finalise(request: web.Request) -> web.StreamResponse:
             raise Conflict(N_("Minutes are finalised after the meeting has ended."))
         raise Conflict(N_("The minutes cannot be finalised yet: see what is missing."))
     settings = request.app[SETTINGS]
-    html = documents.minutes_html(
-        request.app[TEMPLATES],
-        version,
-        translations=request.app[TRANSLATIONS]["vi"],
-        zone=settings.zone,
-        letterhead=_letterhead(request),
-        sha256=version.sha256,
-        screen=False,
-    )
-    pdf = await documents.pdf(html, request.app[RENDERER])
+    pdf = await documents.pdf(_minutes_html(request, version, screen=False), request.app[RENDERER])
     digest = hashlib.sha256(pdf).hexdigest()
     _store_pdf(settings.data_dir, meeting, version.version, pdf)
     await minutes.finalise(
@@ -293,16 +300,7 @@ async def minutes_amend(request: web.Request) -> web.StreamResponse:
             actor_id=current_user(request).id,
         )
     except InvalidInput as exc:
-        translations = translations_of(request)
-        return web.json_response(
-            {
-                "errors": {
-                    name: i18n.render_field_error(translations, msg, exc.field_params.get(name))
-                    for name, msg in exc.field_errors.items()
-                }
-            },
-            status=400,
-        )
+        return _json_field_errors(request, exc)
     await db.commit()
     request.app[WATCHERS].changed(meeting.id, version.version)
     return web.json_response(_state(request, meeting, found, version))
@@ -325,16 +323,7 @@ async def _version(request: web.Request, meeting: Meeting) -> tuple[Minutes, Min
 async def minutes_print(request: web.Request) -> web.StreamResponse:
     meeting = await _meeting(request, Action.MINUTES_VIEW)
     _, version = await _version(request, meeting)
-    html = documents.minutes_html(
-        request.app[TEMPLATES],
-        version,
-        translations=request.app[TRANSLATIONS]["vi"],
-        zone=request.app[SETTINGS].zone,
-        letterhead=_letterhead(request),
-        sha256=version.sha256,
-        screen=True,
-    )
-    return web.Response(text=html, content_type="text/html")
+    return web.Response(text=_minutes_html(request, version, screen=True), content_type="text/html")
 
 
 @routes.get("/meetings/{meeting_id:\\d+}/minutes.pdf", name="minutes_pdf")
@@ -350,16 +339,7 @@ async def minutes_pdf(request: web.Request) -> web.StreamResponse:
         body = stored.read_bytes()
     else:
         body = await documents.pdf(
-            documents.minutes_html(
-                request.app[TEMPLATES],
-                version,
-                translations=request.app[TRANSLATIONS]["vi"],
-                zone=settings.zone,
-                letterhead=_letterhead(request),
-                sha256=version.sha256,
-                screen=False,
-            ),
-            request.app[RENDERER],
+            _minutes_html(request, version, screen=False), request.app[RENDERER]
         )
     await _audit_download(request, meeting, "pdf", version.version)
     return _download(body, "application/pdf", _file_name(meeting, version, "pdf"))
