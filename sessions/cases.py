@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sessions import audit, search
+from sessions import audit, deadlines, search
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -42,6 +42,7 @@ class CaseDraft:
     origin_site_id: str = ""
     crowd_size: str = ""
     flags: frozenset[str] = field(default_factory=frozenset)
+    handled_before: str = ""  # the body that already handled it
 
 
 E = TypeVar("E", CaseType, CompetentLevel, ComplaintInstance, PartyRole)
@@ -66,9 +67,12 @@ async def create_case(
     actor_id: int | None,
     crowd_threshold: int,
     unit_site_id: int | None = None,
+    calendar: deadlines.Calendar | None = None,
+    rules: deadlines.Rules | None = None,
 ) -> Case:
     """Register a case; ``unit_site_id`` is the office that handles it (the registering
-    officer's), which with its assignee decides who may see it."""
+    officer's), which with its assignee decides who may see it. Its first legal deadline
+    starts running (``sessions.deadlines``)."""
     errors: dict[str, str] = {}
     title = draft.title.strip()
     if not title:
@@ -146,6 +150,8 @@ async def create_case(
         unit_site_id=unit_site_id,
         **{f"is_{name}": name in flags for name in FLAG_NAMES},
     )
+    case.handled_before = draft.handled_before.strip()[:300] or None
+    deadlines.refresh(case, calendar or deadlines.Calendar(), rules or deadlines.Rules())
     await _insert_with_reference(db, case, received_on.year)
     await audit.record(
         db, at, actor_id, "case.create", "case", case.id, {"reference": case.reference}
@@ -206,6 +212,14 @@ PARTY_ROLES: dict[CaseType, frozenset[PartyRole]] = {
 }
 
 
+def representative_limit(people: int | None) -> int | None:
+    """How many representatives a group with one content appoints (Luật Tiếp công dân, art.
+    30): 5–10 people at most 2, 11 or more at most 5; fewer than 5 is not a group."""
+    if people is None or people < 5:
+        return None
+    return 2 if people <= 10 else 5
+
+
 def roles_for(case: Case) -> list[PartyRole]:
     """The roles a person may have in this case, in the order the form lists them."""
     allowed = PARTY_ROLES[case.case_type]
@@ -236,6 +250,14 @@ async def _checked_party(
         represents = await db.get(CaseParty, represents_id) if represents_id else None
         if represents is None or represents.case_id != case.id or represents is editing:
             errors["represents_id"] = N_("Choose a person of this case.")
+    if role is PartyRole.REPRESENTATIVE and editing is None:
+        most = representative_limit(case.crowd_size)
+        already = sum(1 for p in case.parties if p.role is PartyRole.REPRESENTATIVE)
+        if most is not None and already >= most:
+            errors["role"] = N_(
+                "A group of %(people)s people appoints at most %(limit)s representatives."
+            )
+            params["role"] = {"people": case.crowd_size or 0, "limit": most}
     if role is PartyRole.REPRESENTATIVE and not draft.appointment_document.strip():
         errors["appointment_document"] = N_(
             "A representative needs the written appointment (document number and date)."
@@ -385,6 +407,7 @@ async def get_case(db: AsyncSession, case_id: int) -> Case:
         select(Case)
         .where(Case.id == case_id)
         .options(selectinload(Case.parties), selectinload(Case.meetings))
+        .execution_options(populate_existing=True)
     )
     if case is None:
         raise NotFound(N_("There is no case number %(id)s."), {"id": case_id})

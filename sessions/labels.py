@@ -155,3 +155,12 @@ QUALITY_LABELS = {
     "high": N_("High (1.5 Mbps)"),
     "audio_only": N_("Sound only"),
 }
+
+# The deadline rules of sessions.deadlines, as people read them.
+DEADLINE_LABELS = {
+    "complaint_accept": N_("acceptance (thụ lý) within 10 days of receipt"),
+    "complaint_resolve": N_("resolution of the complaint"),
+    "denunciation_notify": N_("notice of acceptance of the denunciation"),
+    "denunciation_resolve": N_("resolution of the denunciation"),
+    "petition_handle": N_("handling of the petition"),
+}

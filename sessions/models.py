@@ -243,6 +243,14 @@ class Case(Base):
     # Who may see it (``sessions.permissions``): the unit handling it, and its officer.
     unit_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    handled_before: Mapped[str300 | None]  # the body that already handled it, if any
+    accepted_on: Mapped[date | None]  # thụ lý
+    closed_on: Mapped[date | None]  # resolved, withdrawn, terminated, guided, …
+    extensions: Mapped[int] = mapped_column(default=0)  # a denunciation's, decided in writing
+    # The next legal deadline (sessions.deadlines), kept here so lists and the dashboard can
+    # count "overdue" and "due soon" in SQL.
+    due_on: Mapped[date | None] = mapped_column(index=True)
+    due_rule: Mapped[str64 | None]
 
     origin_site: Mapped[Site | None] = relationship(foreign_keys=[origin_site_id], lazy="joined")
     unit_site: Mapped[Site | None] = relationship(foreign_keys=[unit_site_id], lazy="joined")
@@ -257,6 +265,34 @@ class Case(Base):
     def flags(self) -> list[str]:
         names = ("crowd", "complex", "prolonged", "bypassing", "hotspot", "remote")
         return [n for n in names if getattr(self, f"is_{n}")]
+
+
+class CaseEvent(Base):
+    """A step of a case's handling: a change of status with its date, document and decider."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[CaseStatus | None]
+    to_status: Mapped[CaseStatus]
+    on: Mapped[date]  # the date of the decision (not of typing it in)
+    document_number: Mapped[str64 | None]
+    decided_by: Mapped[str200 | None]  # the authority or person who decided
+    note: Mapped[text] = mapped_column(default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ExtraHoliday(Base):
+    """A day off the Government moved or added this year (beyond the holidays package)."""
+
+    __tablename__ = "extra_holidays"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)
+    name: Mapped[str200]
+    working: Mapped[bool] = mapped_column(default=False)  # True: a Saturday made a working day
 
 
 class CaseParty(Base):

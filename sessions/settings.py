@@ -88,6 +88,10 @@ class Settings:
     login_address_max_failures: int = 20
     login_lockout_minutes: int = 15
     crowd_threshold: int = 5
+    # Deadlines (sessions.deadlines): the rules counted in working days (the others in calendar
+    # days), and how many days before a deadline a case shows as "due soon".
+    working_day_rules: tuple[str, ...] = ("complaint_accept", "denunciation_notify")
+    due_soon_days: int = 5
     # The letterhead of official documents (minutes, notices).
     issuing_body: str = "UBND TỈNH LẠNG SƠN"
     issuing_office: str = "BAN TIẾP CÔNG DÂN TỈNH"
@@ -137,6 +141,20 @@ class Settings:
             raise ConfigError("tls_cert and tls_key must be given together")
         if self.session_hours < 1:
             raise ConfigError("session_hours must be at least 1")
+        known_rules = {
+            "complaint_accept",
+            "complaint_resolve",
+            "denunciation_notify",
+            "denunciation_resolve",
+            "petition_handle",
+        }
+        for rule in self.working_day_rules:
+            if rule not in known_rules:
+                raise ConfigError(
+                    f"working_day_rules: {rule!r} is not a rule ({', '.join(sorted(known_rules))})"
+                )
+        if not 0 <= self.due_soon_days <= 60:
+            raise ConfigError("due_soon_days must be between 0 and 60")
         if self.crowd_threshold < 2:
             raise ConfigError("crowd_threshold must be at least 2")
         if self.login_max_failures < 1 or self.login_address_max_failures < 1:

@@ -291,3 +291,56 @@ async def test_people_are_corrected_and_removed_and_must_fit_the_case(
     assert details["case.party_edit"]["changed"] == ["full_name"]
     assert details["case.party_remove"]["shown_as"] == "Nông Văn Bẩy"
     assert "Lý Văn Nam" not in str(details)  # the denouncer's name is in no audit entry
+
+
+async def test_a_case_is_handled_step_by_step_on_its_page(client: Client, db: AsyncSession) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    case_url = await register(
+        client, token, "Khiếu nại về bồi thường đất", "KN", complaint_instance="first"
+    )
+    page = await (await client.get(case_url)).text()
+    assert "hạn tiếp theo" in page  # the acceptance clock runs from intake
+    # A step dated before receipt is refused beside its field; nothing recorded.
+    early = await client.post(
+        f"{case_url}/status",
+        data={
+            "csrf_token": token,
+            "status": "accepted",
+            "on": "2026-01-01",
+            "document_number": "01/TB",
+        },
+    )
+    assert early.status == 400
+    assert "Ngày quyết định không được trước ngày tiếp nhận vụ việc" in await early.text()
+    # A transition the lifecycle forbids is refused.
+    forbidden = await client.post(
+        f"{case_url}/status",
+        data={
+            "csrf_token": token,
+            "status": "resolved",
+            "on": "2026-03-09",
+            "document_number": "1",
+        },
+    )
+    assert forbidden.status == 409
+    accepted = await client.post(
+        f"{case_url}/status",
+        data={
+            "csrf_token": token,
+            "status": "accepted",
+            "on": "2026-03-09",
+            "document_number": "15/TB-BTCD",
+            "decided_by": "Trưởng Ban Tiếp công dân",
+        },
+        allow_redirects=False,
+    )
+    assert accepted.status == 303
+    page = await (await client.get(case_url)).text()
+    assert "15/TB-BTCD" in page
+    assert "giải quyết khiếu nại" in page  # the next deadline is now the resolution's
+    await db.rollback()
+    actions = list(
+        await db.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "case"))
+    )
+    assert actions.count("case.status") == 1

@@ -24,6 +24,7 @@ FLASH_COOKIE = "diemcau_flash"
 FLASH_MESSAGES = {
     "case_created": N_("The case was registered."),
     "party_added": N_("The person was added to the case."),
+    "case_status_changed": N_("The step was recorded on the case's timeline."),
     "party_changed": N_("The person's details were corrected."),
     "party_removed": N_("The person was removed from the case."),
     "meeting_cancelled": N_("The meeting was cancelled."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from recordings.store import sha256_file
-from sessions import audit, cases, minutes, sites
+from sessions import audit, cases, deadlines, handling, labels, minutes, sites
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -111,6 +111,7 @@ async def case_create(request: web.Request) -> web.StreamResponse:
         origin_site_id=form_text(form, "origin_site_id"),
         crowd_size=form_text(form, "crowd_size"),
         flags=flags,
+        handled_before=form_text(form, "handled_before"),
     )
     try:
         case = await cases.create_case(
@@ -121,6 +122,8 @@ async def case_create(request: web.Request) -> web.StreamResponse:
             actor_id=current_user(request).id,
             crowd_threshold=settings.crowd_threshold,
             unit_site_id=current_user(request).site_id,
+            calendar=await deadlines.load_calendar(db_of(request)),
+            rules=deadlines.rules_of(settings),
         )
     except InvalidInput as exc:
         return await _intake_form(request, form_values(form), exc.field_errors, flags, 400)
@@ -135,6 +138,9 @@ async def _detail(
     party_errors: dict[str, str] | None = None,
     party_params: dict[str, dict[str, object]] | None = None,
     party_problem: tuple[str, dict[str, object]] | None = None,
+    handling_values: dict[str, str] | None = None,
+    handling_errors: dict[str, str] | None = None,
+    handling_params: dict[str, dict[str, object]] | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
     case = await cases.get_case(db_of(request), case_id)
@@ -147,6 +153,21 @@ async def _detail(
             "party_roles": cases.roles_for(case),
             "party_problem": party_problem,
             "minutes_of": await minutes.for_meetings(db_of(request), [m.id for m in case.meetings]),
+            "events": await handling.events_of(db_of(request), case.id),
+            "deadline_labels": labels.DEADLINE_LABELS,
+            "next_steps": handling.allowed_from(case.status),
+            "due_state": deadlines.state_of(
+                case.due_on,
+                request.app[CLOCK].now().astimezone(request.app[SETTINGS].zone).date(),
+                deadlines.rules_of(request.app[SETTINGS]),
+            ),
+            "can_extend": case.case_type is CaseType.DENUNCIATION
+            and case.accepted_on is not None
+            and case.extensions < deadlines.MAX_DENUNCIATION_EXTENSIONS
+            and case.status not in deadlines.CLOSED,
+            "handling_values": handling_values or {},
+            "handling_errors": handling_errors or {},
+            "handling_params": handling_params or {},
             "values": party_values or {},
             "errors": party_errors or {},
             "error_params": party_params or {},
@@ -415,3 +436,52 @@ async def case_file(request: web.Request) -> web.StreamResponse:
     finally:
         target.unlink(missing_ok=True)  # the archive is made for this download only
     return response
+
+
+@routes.post("/cases/{case_id:\\d+}/status", name="case_status")
+@requires(Action.CASE_EDIT)
+async def case_status(request: web.Request) -> web.StreamResponse:
+    """The next step of the case's handling, with its date, document and decider."""
+    case = await _case_for(request, Action.CASE_EDIT)
+    form = await request.post()
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK].now()
+    db = db_of(request)
+    try:
+        if form_text(form, "extend") == "1":
+            await handling.extend(
+                db,
+                case,
+                on_raw=form_text(form, "on"),
+                document_number=form_text(form, "document_number"),
+                today=now.astimezone(settings.zone).date(),
+                at=now,
+                actor_id=current_user(request).id,
+                calendar=await deadlines.load_calendar(db),
+                rules=deadlines.rules_of(settings),
+            )
+        else:
+            await handling.change_status(
+                db,
+                case,
+                form_text(form, "status"),
+                on_raw=form_text(form, "on"),
+                document_number=form_text(form, "document_number"),
+                decided_by=form_text(form, "decided_by"),
+                note=form_text(form, "note"),
+                today=now.astimezone(settings.zone).date(),
+                at=now,
+                actor_id=current_user(request).id,
+                calendar=await deadlines.load_calendar(db),
+                rules=deadlines.rules_of(settings),
+            )
+    except InvalidInput as exc:
+        return await _detail(
+            request,
+            case.id,
+            handling_values=form_values(form),
+            handling_errors=exc.field_errors,
+            handling_params=exc.field_params,
+            status=400,
+        )
+    raise redirect_with_flash(f"/cases/{case.id}#handling", "case_status_changed")
