@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -424,6 +424,12 @@ class CaseFilter:
     status: CaseStatus | None = None
     case_type: CaseType | None = None
     flag: str | None = None
+    commune_id: int | None = None  # the commune of origin
+    received_from: date | None = None  # an election period, say
+    received_to: date | None = None
+    due: str | None = None  # "overdue" or "due_soon", as of ``today``
+    today: date | None = None
+    due_soon_days: int = 5
 
 
 def _conditions(flt: CaseFilter) -> list[ColumnElement[bool]]:
@@ -437,6 +443,16 @@ def _conditions(flt: CaseFilter) -> list[ColumnElement[bool]]:
         out.append(Case.case_type == flt.case_type)
     if flt.flag in FLAG_NAMES:
         out.append(getattr(Case, f"is_{flt.flag}").is_(True))
+    if flt.commune_id is not None:
+        out.append(Case.origin_site_id == flt.commune_id)
+    if flt.received_from is not None:
+        out.append(Case.received_on >= flt.received_from)
+    if flt.received_to is not None:
+        out.append(Case.received_on <= flt.received_to)
+    if flt.today is not None and flt.due == "overdue":
+        out.append(Case.due_on < flt.today)
+    elif flt.today is not None and flt.due == "due_soon":
+        out.append(Case.due_on.between(flt.today, flt.today + timedelta(days=flt.due_soon_days)))
     return out
 
 

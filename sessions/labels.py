@@ -164,3 +164,10 @@ DEADLINE_LABELS = {
     "denunciation_resolve": N_("resolution of the denunciation"),
     "petition_handle": N_("handling of the petition"),
 }
+
+# The election periods of the settings, by their names.
+PERIOD_LABELS = {
+    "before": N_("Before the election"),
+    "during": N_("During the election"),
+    "after": N_("After the election"),
+}

@@ -25,6 +25,11 @@ def path_id(request: web.Request, name: str) -> int:
     return value
 
 
+def optional_date_param(raw: str | None) -> date | None:
+    """A date from the query string if one is given (see :func:`date_param`)."""
+    return date_param(raw, default=FIRST_DAY) if raw else None
+
+
 def date_param(raw: str | None, *, default: date) -> date:
     """A date from the query string; an unreadable or far-off one is refused with a message."""
     if not raw:

@@ -13,13 +13,14 @@ from sessions.enums import (
     ComplaintInstance,
 )
 from sessions.errors import N_, Conflict, InvalidInput, NotFound
+from sessions.ids import MAX_ID
 from sessions.models import Case, Site
 from sessions.permissions import Action
 from web import casefile
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import FormData, form_flags, form_text, form_values
 from web.keys import CLOCK, RENDERER, SETTINGS, STORE, TEMPLATES, TRANSLATIONS, VAULT
-from web.paging import Page, enum_param, int_param, path_id
+from web.paging import Page, enum_param, int_param, optional_date_param, path_id
 from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
@@ -30,11 +31,18 @@ PAGE_SIZE = 25
 @requires(Action.CASE_LIST)
 async def case_list(request: web.Request) -> web.StreamResponse:
     q = request.query
+    settings = request.app[SETTINGS]
     flt = cases.CaseFilter(
         text=q.get("q", "")[:100],
         status=enum_param(CaseStatus, q.get("status")),
         case_type=enum_param(CaseType, q.get("type")),
         flag=q.get("flag") if q.get("flag") in cases.FLAG_NAMES else None,
+        commune_id=int_param(q.get("commune"), default=0, maximum=MAX_ID) or None,
+        received_from=optional_date_param(q.get("from")),
+        received_to=optional_date_param(q.get("to")),
+        due=q.get("due") if q.get("due") in ("overdue", "due_soon") else None,
+        today=request.app[CLOCK].now().astimezone(settings.zone).date(),
+        due_soon_days=settings.due_soon_days,
     )
     page_number = int_param(q.get("page"), default=1, minimum=1)
     rows, total = await cases.list_cases(
@@ -54,6 +62,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             "statuses": list(CaseStatus),
             "types": list(CaseType),
             "flag_names": cases.FLAG_NAMES,
+            "query_string": request.query_string,
         },
     )
 
