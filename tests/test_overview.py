@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date
 
+import openpyxl
+import pypdf
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import cases, register, sites
 from sessions.enums import Role
+from sessions.identity import IdentityVault
 from sessions.models import Site
+from sessions.settings import Settings
 from tests.conftest import START, ZONE, Client, login, make_user
 
 
@@ -97,3 +102,53 @@ async def test_the_overview_page_links_every_number_to_its_cases(
     during = await (await client.get("/overview?period=during")).text()
     assert "Khiếu nại bồi thường" not in during  # titles never appear; counts do
     assert re.search(r"<strong>1</strong> vụ việc", during)  # election day: 15/3 only
+
+
+def test_reporting_quarters_run_from_the_15th_to_the_14th() -> None:
+    assert register.reporting_quarter(2026, 1) == (date(2025, 12, 15), date(2026, 3, 14))
+    assert register.reporting_quarter(2026, 2) == (date(2026, 3, 15), date(2026, 6, 14))
+    assert register.reporting_quarter(2026, 4) == (date(2026, 9, 15), date(2026, 12, 14))
+
+
+async def test_the_reception_register_exports_its_twelve_columns_and_keeps_the_vault(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    ids = await registered(db)
+    denunciation = await cases.get_case(db, ids["Tố cáo cán bộ"])
+    await cases.add_party(
+        db,
+        denunciation,
+        cases.PartyDraft(role="denouncer", full_name="Nguyễn Văn Mật", id_number="012345678901"),
+        vault=IdentityVault(settings.identity_key),
+        at=START,
+        actor_id=None,
+    )
+    await db.commit()
+    await make_user(db, "chutich", Role.CHAIR)
+    await login(client, "chutich")
+    counts = await register.quarter_counts(db, 2026, 1, visible=true(), zone=ZONE)
+    # Q1 runs 15/12/2025–14/3/2026: the 10/2 case (12 people); 1/12/2025 falls in Q4 2025.
+    assert (counts.visits, counts.people) == (1, 12)
+    sheet = await client.get("/register?from=2025-12-01&to=2026-03-31&format=xlsx")
+    assert sheet.status == 200
+    book = openpyxl.load_workbook(io.BytesIO(await sheet.read()))
+    rows = list(book.active.iter_rows(values_only=True))
+    header = rows[4]
+    assert header[0] == "STT"
+    assert len([c for c in header if c]) == 12
+    body = [r for r in rows[6:] if r[0]]
+    assert [r[0] for r in body] == [1, 2, 3, 4]
+    assert body[0][2] == "Người tố cáo 1"  # the denouncer by pseudonym only
+    assert "Nguyễn Văn Mật" not in str(rows)
+    assert "012345678901" not in str(rows)
+    pdf = await client.get("/register?from=2025-12-01&to=2026-03-31&format=pdf")
+    text = " ".join(
+        " ".join(
+            p.extract_text() for p in pypdf.PdfReader(io.BytesIO(await pdf.read())).pages
+        ).split()
+    )
+    assert "SỔ TIẾP CÔNG DÂN" in text
+    assert "Khiếu nại đất rừng" in text
+    assert "Nguyễn Văn Mật" not in text
+    refused = await client.get("/register?from=2026-03-31&to=2026-01-01")
+    assert refused.status == 400

@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from sessions import cases, labels, register, sites
-from sessions.errors import N_
+from sessions import audit, cases, labels, register, sites
+from sessions.errors import N_, BadRequest
 from sessions.ids import MAX_ID
 from sessions.permissions import Action
-from web.auth import db_of, principal_of, requires
-from web.keys import CLOCK, SETTINGS
-from web.paging import int_param
+from web import documents, registers
+from web.auth import current_user, db_of, principal_of, requires
+from web.keys import CLOCK, RENDERER, SETTINGS, TEMPLATES, TRANSLATIONS
+from web.paging import date_param, int_param
 from web.templating import render
 
 routes = web.RouteTableDef()
@@ -42,6 +43,15 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
         due_soon_days=settings.due_soon_days,
         zone=settings.zone,
     )
+    year = int_param(q.get("year"), default=today.year, minimum=2000, maximum=2200)
+    quarter = int_param(q.get("quarter"), default=(today.month - 1) // 3 + 1, minimum=1, maximum=4)
+    counts = await register.quarter_counts(
+        db,
+        year,
+        quarter,
+        visible=principal_of(request).case_clause(Action.CASE_LIST),
+        zone=settings.zone,
+    )
     base = {
         "from": scope.start.isoformat() if scope.start else "",
         "to": scope.end.isoformat() if scope.end else "",
@@ -63,6 +73,9 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
             "communes": await sites.listed(db, sites.COMMUNE_KINDS),
             "cases_url": cases_url,
             "today": today,
+            "counts": counts,
+            "year": year,
+            "quarter": quarter,
             "period_labels": labels.PERIOD_LABELS,
             "flag_rows": [
                 (labels.FLAG_LABELS[name], numbers.flags[name], cases_url(flag=name))
@@ -75,5 +88,55 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
                 (name or N_("Not recorded"), n, cases_url(commune=str(site_id or "")))
                 for site_id, name, n in numbers.by_commune
             ],
+        },
+    )
+
+
+@routes.get("/register", name="register")
+@requires(Action.CASE_LIST)
+async def register_export(request: web.Request) -> web.StreamResponse:
+    """The reception register for a date range, as XLSX or PDF (``?format=pdf``); audited."""
+    settings = request.app[SETTINGS]
+    today = request.app[CLOCK].now().astimezone(settings.zone).date()
+    start = date_param(request.query.get("from"), default=today.replace(day=1))
+    end = date_param(request.query.get("to"), default=today)
+    if end < start:
+        raise BadRequest(N_("The end of the range comes before its start."))
+    db = db_of(request)
+    rows = await register.register_rows(
+        db, start, end, visible=principal_of(request).case_clause(Action.CASE_LIST)
+    )
+    vi = request.app[TRANSLATIONS]["vi"]
+    as_pdf = request.query.get("format") == "pdf"
+    if as_pdf:
+        letterhead = documents.Letterhead(settings.issuing_body, settings.issuing_office)
+        html = registers.html(
+            request.app[TEMPLATES], rows, vi, start=start, end=end, letterhead=letterhead
+        )
+        body = await documents.pdf(html, request.app[RENDERER])
+        content_type, extension = "application/pdf", "pdf"
+    else:
+        body = registers.xlsx(
+            rows, vi, start=start, end=end, issuing_office=settings.issuing_office
+        )
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        extension = "xlsx"
+    await audit.record(
+        db,
+        request.app[CLOCK].now(),
+        current_user(request).id,
+        "register.export",
+        "register",
+        f"{start}..{end}",
+        {"rows": len(rows), "format": extension},
+    )
+    await db.commit()
+    name = f"so-tiep-cong-dan_{start:%Y%m%d}-{end:%Y%m%d}.{extension}"
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
         },
     )
