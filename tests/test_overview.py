@@ -132,7 +132,8 @@ async def test_the_reception_register_exports_its_twelve_columns_and_keeps_the_v
     sheet = await client.get("/register?from=2025-12-01&to=2026-03-31&format=xlsx")
     assert sheet.status == 200
     book = openpyxl.load_workbook(io.BytesIO(await sheet.read()))
-    rows = list(book.active.iter_rows(values_only=True))
+    sheet_ = book.worksheets[0]
+    rows = list(sheet_.iter_rows(values_only=True))
     header = rows[4]
     assert header[0] == "STT"
     assert len([c for c in header if c]) == 12
