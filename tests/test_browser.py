@@ -448,8 +448,17 @@ async def test_kiosk_rejoins_after_the_server_restarts(
         return (await rendered(kiosk)).get(chair_name, 0) >= at_least
 
     await wait_for(lambda: kiosk_sees_chair(20))
-    stage.restart()
-    await kiosk.wait_for_function("() => window.diemcau.session.state !== 'live'", timeout=20_000)
+    # Every state the kiosk's session passes through, recorded in the page: the restart blocks
+    # this test while the browser goes on, and may reconnect before the test looks again.
+    await kiosk.evaluate(
+        """() => { window.seenStates = [];
+        window.diemcau.session.addEventListener('state',
+            (e) => window.seenStates.push(e.detail.state)); }"""
+    )
+    await asyncio.to_thread(stage.restart)
+    await kiosk.wait_for_function(
+        "() => window.seenStates.some((s) => s !== 'live')", timeout=20_000
+    )
     await kiosk.wait_for_function("() => window.diemcau.session.state === 'live'", timeout=40_000)
     before = (await rendered(kiosk)).get(chair_name, 0)
     await wait_for(lambda: kiosk_sees_chair(before + 20), timeout=40)
