@@ -252,8 +252,12 @@ async def _checked_party(
             errors["represents_id"] = N_("Choose a person of this case.")
     if role is PartyRole.REPRESENTATIVE and editing is None:
         most = representative_limit(case.crowd_size)
-        already = sum(1 for p in case.parties if p.role is PartyRole.REPRESENTATIVE)
-        if most is not None and already >= most:
+        already = await db.scalar(
+            select(func.count())
+            .select_from(CaseParty)
+            .where(CaseParty.case_id == case.id, CaseParty.role == PartyRole.REPRESENTATIVE)
+        )
+        if most is not None and (already or 0) >= most:
             errors["role"] = N_(
                 "A group of %(people)s people appoints at most %(limit)s representatives."
             )
@@ -407,7 +411,6 @@ async def get_case(db: AsyncSession, case_id: int) -> Case:
         select(Case)
         .where(Case.id == case_id)
         .options(selectinload(Case.parties), selectinload(Case.meetings))
-        .execution_options(populate_existing=True)
     )
     if case is None:
         raise NotFound(N_("There is no case number %(id)s."), {"id": case_id})

@@ -17,15 +17,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 import holidays as holiday_calendars
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.enums import CaseStatus, CaseType, ComplaintInstance
-from sessions.models import Case, ExtraHoliday
+from sessions import audit, notifications
+from sessions.enums import CaseStatus, CaseType, ComplaintInstance, NotificationKind, Role
+from sessions.errors import N_, InvalidInput
+from sessions.models import Case, ExtraHoliday, User, UserRole
 from sessions.settings import Settings
 
 MAX_DENUNCIATION_EXTENSIONS = 2
@@ -157,3 +159,99 @@ async def load_calendar(db: AsyncSession) -> Calendar:
 
 def rules_of(settings: Settings) -> Rules:
     return Rules(frozenset(settings.working_day_rules), settings.due_soon_days)
+
+
+async def sweep(db: AsyncSession, today: date, settings: Settings, at: datetime) -> int:
+    """Once a day (and after a restart): every open case's deadline again (the holidays may have
+    changed), and a notice to its assignee, or else its unit's officers, when it turns overdue
+    or due soon. A notice has a key per case, rule, due day and state: sent once."""
+    calendar = await load_calendar(db)
+    rules = rules_of(settings)
+    open_cases = list(await db.scalars(select(Case).where(Case.status.not_in(list(CLOSED)))))
+    sent = 0
+    for case in open_cases:
+        refresh(case, calendar, rules)
+        state = state_of(case.due_on, today, rules)
+        if state is None or state is DueState.OK:
+            continue
+        recipients = [case.assignee_id] if case.assignee_id else await _officers_of(db, case)
+        message = (
+            N_("Case %(reference)s is overdue: its legal deadline was %(day)s.")
+            if state is DueState.OVERDUE
+            else N_("Case %(reference)s is due soon: its legal deadline is %(day)s.")
+        )
+        for user_id in recipients:
+            sent += await notifications.notify(
+                db,
+                key=f"due:{case.id}:{case.due_rule}:{case.due_on}:{state.value}:user:{user_id}",
+                kind=NotificationKind.TASK,
+                message=message,
+                params={
+                    "reference": case.reference,
+                    "day": f"{case.due_on:%d/%m/%Y}" if case.due_on else "",
+                },
+                at=at,
+                user_id=user_id,
+            )
+    await db.flush()
+    return sent
+
+
+async def _officers_of(db: AsyncSession, case: Case) -> list[int]:
+    query = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.OFFICER, User.active.is_(True))
+    )
+    if case.unit_site_id is not None:
+        query = query.where(User.site_id == case.unit_site_id)
+    return list(await db.scalars(query))
+
+
+async def holidays_between(db: AsyncSession, start: date, end: date) -> list[tuple[date, str, str]]:
+    """(day, name, source) of the days off from ``start`` to ``end``: the public holidays and
+    the ones an administrator added (or made a working day)."""
+    days: list[tuple[date, str, str]] = []
+    for year in range(start.year, end.year + 1):
+        calendar = holiday_calendars.country_holidays("VN", years=year, language="vi")
+        days += [(d, str(n), "law") for d, n in calendar.items() if start <= d <= end]
+    for extra in await db.scalars(select(ExtraHoliday).where(ExtraHoliday.day.between(start, end))):
+        days.append((extra.day, extra.name, "working" if extra.working else "added"))
+    return sorted(days)
+
+
+async def add_holiday(
+    db: AsyncSession, day_raw: str, name: str, *, working: bool, at: datetime, actor_id: int | None
+) -> ExtraHoliday:
+    try:
+        day = date.fromisoformat(day_raw.strip())
+    except ValueError:
+        raise InvalidInput({"day": N_("Enter the day as YYYY-MM-DD.")}) from None
+    title = name.strip()[:200]
+    if not title:
+        raise InvalidInput({"name": N_("Say what the day is (e.g. the decision that moved it).")})
+    if await db.scalar(select(ExtraHoliday.id).where(ExtraHoliday.day == day)) is not None:
+        raise InvalidInput({"day": N_("That day is already on the list.")})
+    extra = ExtraHoliday(day=day, name=title, working=working)
+    db.add(extra)
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "holiday.add",
+        "holiday",
+        day.isoformat(),
+        {"name": title, "working": working},
+    )
+    return extra
+
+
+async def refresh_all(db: AsyncSession, settings: Settings) -> int:
+    """Every open case's next deadline again (after the calendar changed)."""
+    calendar, rules = await load_calendar(db), rules_of(settings)
+    open_cases = list(await db.scalars(select(Case).where(Case.status.not_in(list(CLOSED)))))
+    for case in open_cases:
+        refresh(case, calendar, rules)
+    await db.flush()
+    return len(open_cases)

@@ -49,6 +49,7 @@ class Action(StrEnum):
     RECORDING_COMBINE = "recording.combine"
     SCHEDULE_MANAGE = "schedule.manage"  # recurring reception days
     DUTY_MANAGE = "duty.manage"  # the leaders' duty roster for urgent links
+    HOLIDAY_MANAGE = "holiday.manage"  # days off the Government moved, for working-day deadlines
     URGENT_RAISE = "urgent.raise"
     URGENT_ANSWER = "urgent.answer"
     SITE_LIST = "site.list"
@@ -72,6 +73,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
     # Technical administration: accounts, endpoints, kiosks, live rooms. No case content.
     Role.ADMIN: {
         Action.USER_MANAGE: _A,
+        Action.HOLIDAY_MANAGE: _A,
         Action.SITE_LIST: _A,
         Action.SITE_DEVICE: _A,
         Action.LIVE_ROOMS: _A,
@@ -118,6 +120,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.RECORDING_COMBINE: _U,
         Action.SCHEDULE_MANAGE: _A,
         Action.DUTY_MANAGE: _A,
+        Action.HOLIDAY_MANAGE: _A,
         Action.URGENT_RAISE: _A,
         Action.SITE_LIST: _A,
         Action.LIVE_ROOMS: _A,

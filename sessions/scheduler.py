@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sessions import lifecycle, recurring, reminders, urgent
+from sessions import deadlines, lifecycle, recurring, reminders, urgent
 from sessions.clock import Clock
 from sessions.enums import MeetingStatus
 from sessions.models import Meeting, UrgentCall
@@ -47,6 +47,8 @@ class MeetingScheduler:
         self._db = db
         self.clock = clock
         self.timing = Timing.of(settings)
+        self.settings = settings
+        self._deadlines_on: date | None = None
         self.mailer = Mailer(settings, render)
         self._occupancy = occupancy
         self._on_ended = on_ended
@@ -160,6 +162,7 @@ class MeetingScheduler:
             ("ended", lambda db: lifecycle.end_due(db, now, t, self._occupancy)),
             ("escalated", lambda db: urgent.escalate_urgent(db, now, t)),
             ("closed_urgent", lambda db: urgent.close_unanswered(db, now, t)),
+            ("deadlines", lambda db: self._deadlines(db, now)),
             ("emailed", lambda db: self.mailer.send_pending(db, now)),
         ]
         report: dict[str, list[int] | int] = {}
@@ -177,6 +180,15 @@ class MeetingScheduler:
             for meeting_id in ended:
                 await self._on_ended(meeting_id)
         return report
+
+    async def _deadlines(self, db: AsyncSession, now: datetime) -> int:
+        """Cases' deadlines once a local day (and at start-up)."""
+        today = now.astimezone(self.timing.zone).date()
+        if self._deadlines_on == today:
+            return 0
+        sent = await deadlines.sweep(db, today, self.settings, now)
+        self._deadlines_on = today
+        return sent
 
     async def _meetings_of(self, call_ids: list[int]) -> list[int]:
         if not call_ids:

@@ -255,3 +255,52 @@ def test_deadline_rules_in_settings_are_checked(tmp_path: object) -> None:
 
     with pytest.raises(ConfigError, match="working_day_rules"):
         load_settings(environ={}, overrides={"data_dir": tmp_path, "working_day_rules": ("nope",)})
+
+
+async def test_the_daily_sweep_tells_the_officers_of_an_overdue_case_once(
+    db: AsyncSession, settings: Settings
+) -> None:
+    from sessions.enums import Role
+    from sessions.models import Notification
+    from tests.conftest import make_user
+    from tests.factories import shown
+
+    officer = await make_user(db, "canbo", Role.OFFICER)
+    case = await intake(db)  # received 10/2, to be accepted by 3/3
+    assert await deadlines.sweep(db, date(2026, 2, 20), settings, START) == 0  # not yet
+    assert await deadlines.sweep(db, date(2026, 2, 27), settings, START) == 1  # due soon
+    assert await deadlines.sweep(db, date(2026, 3, 4), settings, START) == 1  # overdue
+    assert await deadlines.sweep(db, date(2026, 3, 5), settings, START) == 0  # said once
+    await db.commit()
+    notices = [shown(n) for n in await db.scalars(select(Notification).order_by(Notification.id))]
+    assert notices[-1] == f"Vụ việc {case.reference} đã quá hạn: hạn theo luật là 03/03/2026."
+    assert {n.user_id for n in await db.scalars(select(Notification))} == {officer.id}
+
+
+async def test_an_administrator_adds_a_day_off_and_deadlines_move(
+    client: Any, db: AsyncSession, settings: Settings
+) -> None:
+    from sessions.enums import Role
+    from tests.conftest import csrf_of, login, make_user
+
+    case = await intake(db)
+    case_id = case.id
+    assert case.due_on == date(2026, 3, 3)
+    await make_user(db, "quantri", Role.ADMIN)
+    await login(client, "quantri")
+    page = await (await client.get("/holidays")).text()
+    assert "Tết Nguyên Đán" in page
+    token = await csrf_of(client, "/holidays")
+    refused = await client.post(
+        "/holidays", data={"csrf_token": token, "day": "2026-02-17", "name": ""}
+    )
+    assert refused.status == 400
+    added = await client.post(
+        "/holidays",
+        data={"csrf_token": token, "day": "2026-02-12", "name": "Nghỉ bù theo thông báo"},
+        allow_redirects=False,
+    )
+    assert added.status == 303
+    await db.rollback()
+    due = await db.scalar(select(Case.due_on).where(Case.id == case_id))
+    assert due == date(2026, 3, 4)  # one working day fewer before Tết

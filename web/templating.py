@@ -44,6 +44,7 @@ FLASH_MESSAGES = {
     "schedule_created": N_("The reception day was created; its meetings are in the calendar."),
     "schedule_stopped": N_("The reception day was stopped; meetings already created remain."),
     "roster_saved": N_("The duty roster was saved."),
+    "holiday_added": N_("The day was added and every open case's deadline counted again."),
     "combine_started": N_("The combined file is being made; this page shows its progress."),
     "hold_changed": N_("The legal hold of the case was changed."),
     "scan_added": N_("The scanned copy was filed with the minutes."),

@@ -7,15 +7,16 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from sessions import audit, cases, labels, register, sites
-from sessions.errors import N_, BadRequest
+from sessions import audit, cases, deadlines, labels, register, sites
+from sessions.errors import N_, BadRequest, InvalidInput
 from sessions.ids import MAX_ID
 from sessions.permissions import Action
 from web import documents, registers
 from web.auth import current_user, db_of, principal_of, requires
+from web.forms import form_text, form_values
 from web.keys import CLOCK, RENDERER, SETTINGS, TEMPLATES, TRANSLATIONS
 from web.paging import date_param, int_param
-from web.templating import render
+from web.templating import redirect_with_flash, render
 
 routes = web.RouteTableDef()
 
@@ -140,3 +141,51 @@ async def register_export(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "no-store",
         },
     )
+
+
+async def _holidays_page(
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.StreamResponse:
+    today = request.app[CLOCK].now().astimezone(request.app[SETTINGS].zone).date()
+    start, end = today.replace(month=1, day=1), today.replace(year=today.year + 1, month=12, day=31)
+    return render(
+        request,
+        "holidays.html",
+        {
+            "days": await deadlines.holidays_between(db_of(request), start, end),
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status=status,
+    )
+
+
+@routes.get("/holidays", name="holidays")
+@requires(Action.HOLIDAY_MANAGE)
+async def holidays_page(request: web.Request) -> web.StreamResponse:
+    return await _holidays_page(request)
+
+
+@routes.post("/holidays")
+@requires(Action.HOLIDAY_MANAGE)
+async def holidays_add(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        await deadlines.add_holiday(
+            db_of(request),
+            form_text(form, "day"),
+            form_text(form, "name"),
+            working=form_text(form, "working") == "1",
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        return await _holidays_page(
+            request, errors=exc.field_errors, values=form_values(form), status=400
+        )
+    await deadlines.refresh_all(db_of(request), request.app[SETTINGS])
+    raise redirect_with_flash("/holidays", "holiday_added")
