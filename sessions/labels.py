@@ -171,3 +171,10 @@ PERIOD_LABELS = {
     "during": N_("During the election"),
     "after": N_("After the election"),
 }
+
+PROPOSAL_LABELS = {
+    "draft": N_("Draft"),
+    "submitted": N_("With the Chairman"),
+    "approved": N_("Approved"),
+    "returned": N_("Returned with instructions"),
+}

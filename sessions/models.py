@@ -284,6 +284,27 @@ class CaseEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class HandlingProposal(Base):
+    """Đề xuất phương án xử lý: for a crowded, complex or prolonged case, an officer's proposal
+    to the provincial Chairman, who approves it or returns it with instructions."""
+
+    __tablename__ = "handling_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str32] = mapped_column(default="draft", index=True)  # PROPOSAL_STATES
+    body: Mapped[text]  # the situation and the options proposed
+    instructions: Mapped[text] = mapped_column(default="")  # the Chairman's, when returned
+    drafted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    drafted_by: Mapped[User | None] = relationship(foreign_keys=[drafted_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
 class ExtraHoliday(Base):
     """A day off the Government moved or added this year (beyond the holidays package)."""
 

@@ -36,6 +36,7 @@ class Action(StrEnum):
     CASE_EDIT = "case.edit"  # people on the case, tying a meeting to it
     CASE_HOLD = "case.hold"  # legal hold of its recordings
     CASE_EXPORT = "case.export"  # the case file: one signed archive of everything filed
+    PROPOSAL_DECIDE = "proposal.decide"  # approve or return a handling proposal (the Chairman)
     MEETING_LIST = "meeting.list"  # lists, calendars and feeds
     MEETING_VIEW = "meeting.view"
     MEETING_BOOK = "meeting.book"
@@ -85,6 +86,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.CASE_CREATE: _A,
         Action.CASE_EDIT: _A,
         Action.CASE_EXPORT: _A,
+        Action.PROPOSAL_DECIDE: _A,
         Action.MEETING_LIST: _A,
         Action.MEETING_VIEW: _A,
         Action.MEETING_BOOK: _A,
@@ -186,6 +188,7 @@ CASE_ACTIONS = frozenset(
         Action.CASE_EDIT,
         Action.CASE_HOLD,
         Action.CASE_EXPORT,
+        Action.PROPOSAL_DECIDE,
         Action.CASE_CREATE,
         Action.VAULT_READ,
     }

@@ -16,7 +16,7 @@ from sessions.enums import Role
 from sessions.identity import IdentityVault
 from sessions.models import Site
 from sessions.settings import Settings
-from tests.conftest import START, ZONE, Client, login, make_user
+from tests.conftest import START, ZONE, Client, csrf_of, login, make_user
 
 
 async def registered(db: AsyncSession) -> dict[str, int]:
@@ -153,3 +153,60 @@ async def test_the_reception_register_exports_its_twelve_columns_and_keeps_the_v
     assert "Nguyễn Văn Mật" not in text
     refused = await client.get("/register?from=2026-03-31&to=2026-01-01")
     assert refused.status == 400
+
+
+async def test_a_proposal_goes_to_the_chairman_and_comes_back_decided(
+    client: Client, db: AsyncSession
+) -> None:
+    ids = await registered(db)
+    crowded = ids["Khiếu nại đất rừng"]  # 12 people: crowded
+    plain = ids["Kiến nghị đường"]
+    officer = await make_user(db, "canbo", Role.OFFICER)
+    office = await sites.by_code(db, sites.PROVINCIAL_OFFICE_CODE)
+    assert office is not None
+    officer.site_id = office.id
+    for case_id in (crowded, plain):
+        (await cases.get_case(db, case_id)).unit_site_id = office.id  # the office's cases
+    await db.commit()
+    await make_user(db, "chutich", Role.CHAIR, full_name="Hồ Tiến Thiệu")
+    await login(client, "canbo")
+    token = await csrf_of(client, f"/cases/{crowded}")
+    refused = await client.post(
+        f"/cases/{plain}/proposals", data={"csrf_token": token, "text": "Đề xuất"}
+    )
+    assert refused.status == 409  # a petition that is neither crowded nor complex
+    sent = await client.post(
+        f"/cases/{crowded}/proposals",
+        data={
+            "csrf_token": token,
+            "text": "Đề xuất thành lập tổ công tác liên ngành",
+            "submit": "1",
+        },
+        allow_redirects=False,
+    )
+    assert sent.status == 303
+    await login(client, "chutich")
+    overview = await (await client.get("/overview")).text()
+    assert "Đề xuất đang chờ Chủ tịch cho ý kiến (1)" in overview
+    page = await (await client.get(f"/cases/{crowded}")).text()
+    proposal = re.search(r"/cases/\d+/proposals/(\d+)/decide", page)
+    assert proposal is not None
+    token = await csrf_of(client, f"/cases/{crowded}")
+    no_words = await client.post(
+        f"/cases/{crowded}/proposals/{proposal.group(1)}/decide",
+        data={"csrf_token": token, "decision": "return", "instructions": ""},
+    )
+    assert no_words.status == 409
+    back = await client.post(
+        f"/cases/{crowded}/proposals/{proposal.group(1)}/decide",
+        data={
+            "csrf_token": token,
+            "decision": "return",
+            "instructions": "Bổ sung ý kiến của Sở Tài nguyên",
+        },
+        allow_redirects=False,
+    )
+    assert back.status == 303
+    page = await (await client.get(f"/cases/{crowded}")).text()
+    assert "Bổ sung ý kiến của Sở Tài nguyên" in page
+    assert "Đã trả lại kèm ý kiến chỉ đạo" in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from recordings.store import sha256_file
-from sessions import audit, cases, deadlines, handling, labels, minutes, sites
+from sessions import audit, cases, deadlines, handling, labels, minutes, proposals, sites
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -163,6 +163,9 @@ async def _detail(
             "party_problem": party_problem,
             "minutes_of": await minutes.for_meetings(db_of(request), [m.id for m in case.meetings]),
             "events": await handling.events_of(db_of(request), case.id),
+            "proposals": await proposals.of_case(db_of(request), case.id),
+            "may_propose": proposals.eligible(case),
+            "proposal_labels": labels.PROPOSAL_LABELS,
             "deadline_labels": labels.DEADLINE_LABELS,
             "next_steps": handling.allowed_from(case.status),
             "due_state": deadlines.state_of(
@@ -494,3 +497,65 @@ async def case_status(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     raise redirect_with_flash(f"/cases/{case.id}#handling", "case_status_changed")
+
+
+@routes.post("/cases/{case_id:\\d+}/proposals", name="case_proposal_draft")
+@requires(Action.CASE_EDIT)
+async def proposal_draft(request: web.Request) -> web.StreamResponse:
+    case = await _case_for(request, Action.CASE_EDIT)
+    form = await request.post()
+    db = db_of(request)
+    try:
+        proposal = await proposals.draft(
+            db,
+            case,
+            form_text(form, "text"),
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+        if form_text(form, "submit") == "1":
+            await proposals.submit(
+                db, case, proposal, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+            )
+    except InvalidInput as exc:
+        message = next(iter(exc.field_errors.values()))
+        raise Conflict(message, next(iter(exc.field_params.values()), {})) from exc
+    raise redirect_with_flash(f"/cases/{case.id}#proposals", "proposal_saved")
+
+
+@routes.post(
+    "/cases/{case_id:\\d+}/proposals/{proposal_id:\\d+}/submit", name="case_proposal_submit"
+)
+@requires(Action.CASE_EDIT)
+async def proposal_submit(request: web.Request) -> web.StreamResponse:
+    case = await _case_for(request, Action.CASE_EDIT)
+    db = db_of(request)
+    proposal = await proposals.get(db, case, path_id(request, "proposal_id"))
+    await proposals.submit(
+        db, case, proposal, at=request.app[CLOCK].now(), actor_id=current_user(request).id
+    )
+    raise redirect_with_flash(f"/cases/{case.id}#proposals", "proposal_submitted")
+
+
+@routes.post(
+    "/cases/{case_id:\\d+}/proposals/{proposal_id:\\d+}/decide", name="case_proposal_decide"
+)
+@requires(Action.PROPOSAL_DECIDE)
+async def proposal_decide(request: web.Request) -> web.StreamResponse:
+    case = await _case_for(request, Action.PROPOSAL_DECIDE)
+    db = db_of(request)
+    proposal = await proposals.get(db, case, path_id(request, "proposal_id"))
+    form = await request.post()
+    try:
+        await proposals.decide(
+            db,
+            case,
+            proposal,
+            approve=form_text(form, "decision") == "approve",
+            instructions=form_text(form, "instructions"),
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        raise Conflict(next(iter(exc.field_errors.values()))) from exc
+    raise redirect_with_flash(f"/cases/{case.id}#proposals", "proposal_decided")

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from sessions import audit, cases, deadlines, labels, register, sites
+from sessions import audit, cases, deadlines, labels, proposals, register, sites
 from sessions.errors import N_, BadRequest, InvalidInput
 from sessions.ids import MAX_ID
 from sessions.permissions import Action
@@ -53,6 +53,7 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
         visible=principal_of(request).case_clause(Action.CASE_LIST),
         zone=settings.zone,
     )
+    pending = await proposals.pending(db, principal_of(request).case_clause(Action.CASE_LIST))
     base = {
         "from": scope.start.isoformat() if scope.start else "",
         "to": scope.end.isoformat() if scope.end else "",
@@ -75,6 +76,7 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
             "cases_url": cases_url,
             "today": today,
             "counts": counts,
+            "pending": pending,
             "year": year,
             "quarter": quarter,
             "period_labels": labels.PERIOD_LABELS,
