@@ -178,3 +178,14 @@ PROPOSAL_LABELS = {
     "approved": N_("Approved"),
     "returned": N_("Returned with instructions"),
 }
+
+DELEGATION_PLACES = {
+    "central": N_("Central citizen reception office (Hà Nội)"),
+    "province": N_("Provincial citizen reception office"),
+}
+DELEGATION_OUTCOMES = {
+    "open": N_("Being received"),
+    "received": N_("Received"),
+    "persuaded": N_("Persuaded"),
+    "returned_home": N_("Returned home"),
+}

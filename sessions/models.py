@@ -305,6 +305,42 @@ class HandlingProposal(Base):
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
 
 
+class CrowdDelegation(Base):
+    """Đoàn đông người: citizens gathered in Hanoi or at the provincial office, the working group
+    (Tổ công tác) sent to receive them, and how it ended."""
+
+    __tablename__ = "crowd_delegations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place: Mapped[str32]  # "central" (Hà Nội) or "province"
+    gathered_at: Mapped[datetime] = mapped_column(index=True)
+    head_count: Mapped[int]
+    commune_ids: Mapped[list[int]] = mapped_column(default=list)  # communes of origin
+    representatives: Mapped[text] = mapped_column(default="")
+    urgent_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
+    group_members: Mapped[text] = mapped_column(default="")  # the working group
+    group_authority: Mapped[str200 | None]  # the decision that sent it
+    group_departed_at: Mapped[datetime | None]
+    outcome: Mapped[str32] = mapped_column(default="open")  # DELEGATION_OUTCOMES
+    returned_home_on: Mapped[date | None]
+    note: Mapped[text] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    cases: Mapped[list[Case]] = relationship(secondary="delegation_cases", lazy="selectin")
+
+
+class DelegationCase(Base):
+    __tablename__ = "delegation_cases"
+    __table_args__ = (UniqueConstraint("delegation_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delegation_id: Mapped[int] = mapped_column(
+        ForeignKey("crowd_delegations.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+
+
 class ExtraHoliday(Base):
     """A day off the Government moved or added this year (beyond the holidays package)."""
 

@@ -51,6 +51,8 @@ class Action(StrEnum):
     SCHEDULE_MANAGE = "schedule.manage"  # recurring reception days
     DUTY_MANAGE = "duty.manage"  # the leaders' duty roster for urgent links
     HOLIDAY_MANAGE = "holiday.manage"  # days off the Government moved, for working-day deadlines
+    DELEGATION_VIEW = "delegation.view"  # crowd delegations and their working groups
+    DELEGATION_MANAGE = "delegation.manage"
     URGENT_RAISE = "urgent.raise"
     URGENT_ANSWER = "urgent.answer"
     SITE_LIST = "site.list"
@@ -99,6 +101,8 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.RECORDING_VIEW: _A,
         Action.RECORDING_COMBINE: _A,
         Action.URGENT_ANSWER: _A,
+        Action.DELEGATION_VIEW: _A,
+        Action.DELEGATION_MANAGE: _A,
         Action.SITE_LIST: _A,
         Action.LIVE_ROOMS: _A,
     },
@@ -124,6 +128,8 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.DUTY_MANAGE: _A,
         Action.HOLIDAY_MANAGE: _A,
         Action.URGENT_RAISE: _A,
+        Action.DELEGATION_VIEW: _A,
+        Action.DELEGATION_MANAGE: _A,
         Action.SITE_LIST: _A,
         Action.LIVE_ROOMS: _A,
     },
@@ -156,6 +162,8 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
     # The liaison at the central office: the urgent link and its office's meetings.
     Role.CENTRAL_LIAISON: {
         Action.URGENT_RAISE: _A,
+        Action.DELEGATION_VIEW: _A,
+        Action.DELEGATION_MANAGE: _A,
         Action.MEETING_LIST: _S,
         Action.MEETING_VIEW: _S,
         Action.MEETING_JOIN: _S,
@@ -170,6 +178,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.MEETING_VIEW: _A,
         Action.MINUTES_VIEW: _A,
         Action.RECORDING_VIEW: _A,
+        Action.DELEGATION_VIEW: _A,
         Action.SITE_LIST: _A,
         Action.AUDIT_READ: _A,
     },

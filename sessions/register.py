@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from sessions.cases import FLAG_NAMES
 from sessions.enums import CaseStatus, CaseType, PartyRole
-from sessions.models import Case, CaseEvent, Site, UrgentCall
+from sessions.models import Case, CaseEvent, CrowdDelegation, Site, UrgentCall
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,20 @@ async def overview(
     if scope.commune_id is not None:
         calls = calls.where(UrgentCall.commune_site_id == scope.commune_id)
     delegations, people = (await db.execute(calls)).one()
+    recorded = select(
+        func.count(CrowdDelegation.id), func.coalesce(func.sum(CrowdDelegation.head_count), 0)
+    ).where(CrowdDelegation.urgent_meeting_id.is_(None))  # those from an urgent link counted above
+    if scope.start is not None:
+        recorded = recorded.where(
+            CrowdDelegation.gathered_at >= datetime.combine(scope.start, time(), tzinfo=zone)
+        )
+    if scope.end is not None:
+        recorded = recorded.where(
+            CrowdDelegation.gathered_at
+            < datetime.combine(scope.end + timedelta(days=1), time(), tzinfo=zone)
+        )
+    more, more_people = (await db.execute(recorded)).one()
+    delegations, people = int(delegations) + int(more), int(people) + int(more_people)
     total, overdue, due_soon, *flags = totals
     return Overview(
         total=int(total),

@@ -210,3 +210,42 @@ async def test_a_proposal_goes_to_the_chairman_and_comes_back_decided(
     page = await (await client.get(f"/cases/{crowded}")).text()
     assert "Bổ sung ý kiến của Sở Tài nguyên" in page
     assert "Đã trả lại kèm ý kiến chỉ đạo" in page
+
+
+async def test_a_crowd_delegation_is_recorded_with_its_working_group_and_outcome(
+    client: Client, db: AsyncSession
+) -> None:
+    ids = await registered(db)
+    reference = (await cases.get_case(db, ids["Khiếu nại đất rừng"])).reference
+    await make_user(db, "chutich", Role.CHAIR)
+    await login(client, "chutich")
+    token = await csrf_of(client, "/delegations")
+    form = {
+        "csrf_token": token,
+        "place": "central",
+        "gathered_on": "2026-03-09",
+        "gathered_time": "07:30",
+        "head_count": "25",
+        "commune_ids": [str(ids["a"])],
+        "case_references": f"{reference}, VV-2026-9999",
+        "group_members": "Phó Trưởng Ban Tiếp công dân; cán bộ Sở Tài nguyên",
+        "group_authority": "Quyết định 15/QĐ-UBND",
+        "outcome": "returned_home",
+        "returned_home_on": "",
+    }
+    refused = await client.post("/delegations", data=form)
+    assert refused.status == 400
+    html = await refused.text()
+    assert "Không có vụ việc VV-2026-9999." in html
+    assert "Ghi ngày công dân về địa phương." in html
+    assert "Phó Trưởng Ban Tiếp công dân" in html  # nothing typed is lost
+    saved = await client.post(
+        "/delegations",
+        data={**form, "case_references": reference, "returned_home_on": "2026-03-10"},
+        allow_redirects=False,
+    )
+    assert saved.status == 303
+    case_page = await (await client.get(f"/cases/{ids['Khiếu nại đất rừng']}")).text()
+    assert "25 người" in case_page  # on the case's page
+    overview = await (await client.get("/overview")).text()
+    assert re.search(r"<strong>1</strong> đoàn đông người \(25 người\)", overview)

@@ -26,6 +26,7 @@ FLASH_MESSAGES = {
     "party_added": N_("The person was added to the case."),
     "case_status_changed": N_("The step was recorded on the case's timeline."),
     "proposal_saved": N_("The proposal was saved."),
+    "delegation_saved": N_("The crowd delegation was saved."),
     "proposal_submitted": N_("The proposal was sent to the Chairman."),
     "proposal_decided": N_("The decision on the proposal was recorded."),
     "party_changed": N_("The person's details were corrected."),

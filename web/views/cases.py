@@ -5,7 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from recordings.store import sha256_file
-from sessions import audit, cases, deadlines, handling, labels, minutes, proposals, sites
+from sessions import (
+    audit,
+    cases,
+    deadlines,
+    delegations,
+    handling,
+    labels,
+    minutes,
+    proposals,
+    sites,
+)
 from sessions.enums import (
     CaseStatus,
     CaseType,
@@ -164,6 +174,7 @@ async def _detail(
             "minutes_of": await minutes.for_meetings(db_of(request), [m.id for m in case.meetings]),
             "events": await handling.events_of(db_of(request), case.id),
             "proposals": await proposals.of_case(db_of(request), case.id),
+            "delegations": await delegations.of_case(db_of(request), case.id),
             "may_propose": proposals.eligible(case),
             "proposal_labels": labels.PROPOSAL_LABELS,
             "deadline_labels": labels.DEADLINE_LABELS,
