@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from sessions.enums import (
 from sessions.errors import N_, Conflict, InvalidInput, NotFound
 from sessions.identity import IdentityVault, ProtectedIdentity
 from sessions.ids import parse_id
-from sessions.models import Case, CaseParty, Meeting, MeetingInvitee, Site
+from sessions.models import Case, CaseParty, CaseRevision, Meeting, MeetingInvitee, Site
 
 MAX_TITLE = 300
 FLAG_NAMES = ("crowd", "complex", "prolonged", "bypassing", "hotspot", "remote")
@@ -73,6 +73,28 @@ async def create_case(
     """Register a case; ``unit_site_id`` is the office that handles it (the registering
     officer's), which with its assignee decides who may see it. Its first legal deadline
     starts running (``sessions.deadlines``)."""
+    values = await checked_details(db, draft, today=today, crowd_threshold=crowd_threshold)
+    case = Case(
+        reference="",
+        status=CaseStatus.RECEIVED,
+        created_at=at,
+        created_by_id=actor_id,
+        unit_site_id=unit_site_id,
+        **values,
+    )
+    deadlines.refresh(case, calendar or deadlines.Calendar(), rules or deadlines.Rules())
+    await _insert_with_reference(db, case, case.received_on.year)
+    await audit.record(
+        db, at, actor_id, "case.create", "case", case.id, {"reference": case.reference}
+    )
+    await search.index_case(db, case, at)
+    return case
+
+
+async def checked_details(
+    db: AsyncSession, draft: CaseDraft, *, today: date, crowd_threshold: int
+) -> dict[str, Any]:
+    """A case's registered details from the intake form, or InvalidInput naming each field."""
     errors: dict[str, str] = {}
     title = draft.title.strip()
     if not title:
@@ -134,30 +156,73 @@ async def create_case(
     flags = set(draft.flags)
     if crowd_size is not None and crowd_size >= crowd_threshold:
         flags.add("crowd")  # đông người is a fact of the head-count, not a choice
-    case = Case(
-        reference="",
-        title=title,
-        summary=draft.summary.strip(),
-        case_type=case_type,
-        complaint_instance=instance,
-        crowd_size=crowd_size,
-        origin_site_id=origin.id if origin else None,
-        competent_level=level,
-        status=CaseStatus.RECEIVED,
-        received_on=received_on,
-        created_at=at,
-        created_by_id=actor_id,
-        unit_site_id=unit_site_id,
+    return {
+        "title": title,
+        "summary": draft.summary.strip(),
+        "case_type": case_type,
+        "complaint_instance": instance,
+        "crowd_size": crowd_size,
+        "origin_site_id": origin.id if origin else None,
+        "competent_level": level,
+        "received_on": received_on,
+        "handled_before": draft.handled_before.strip()[:300] or None,
         **{f"is_{name}": name in flags for name in FLAG_NAMES},
-    )
-    case.handled_before = draft.handled_before.strip()[:300] or None
-    deadlines.refresh(case, calendar or deadlines.Calendar(), rules or deadlines.Rules())
-    await _insert_with_reference(db, case, received_on.year)
-    await audit.record(
-        db, at, actor_id, "case.create", "case", case.id, {"reference": case.reference}
-    )
+    }
+
+
+DETAILS = (
+    "title",
+    "summary",
+    "case_type",
+    "complaint_instance",
+    "crowd_size",
+    "origin_site_id",
+    "competent_level",
+    "received_on",
+    "handled_before",
+    *(f"is_{name}" for name in FLAG_NAMES),
+)
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else getattr(value, "value", value)
+
+
+async def edit_case(
+    db: AsyncSession,
+    case: Case,
+    draft: CaseDraft,
+    *,
+    at: datetime,
+    today: date,
+    actor_id: int | None,
+    crowd_threshold: int,
+    calendar: deadlines.Calendar,
+    rules: deadlines.Rules,
+) -> list[str]:
+    """Correct a case's registered details; the details before are kept as a revision and the
+    fields that changed are audited. Returns those fields."""
+    values = await checked_details(db, draft, today=today, crowd_threshold=crowd_threshold)
+    before = {name: _plain(getattr(case, name)) for name in DETAILS}
+    changed = [name for name in DETAILS if _plain(values[name]) != before[name]]
+    if not changed:
+        return []
+    db.add(CaseRevision(case_id=case.id, before=before, changed=changed, at=at, actor_id=actor_id))
+    for name in changed:
+        setattr(case, name, values[name])
+    deadlines.refresh(case, calendar, rules)
+    await db.flush()
+    await audit.record(db, at, actor_id, "case.edit", "case", case.id, {"changed": changed})
     await search.index_case(db, case, at)
-    return case
+    return changed
+
+
+async def revisions_of(db: AsyncSession, case_id: int) -> list[CaseRevision]:
+    return list(
+        await db.scalars(
+            select(CaseRevision).where(CaseRevision.case_id == case_id).order_by(CaseRevision.id)
+        )
+    )
 
 
 async def _insert_with_reference(db: AsyncSession, case: Case, year: int) -> None:

@@ -189,3 +189,17 @@ DELEGATION_OUTCOMES = {
     "persuaded": N_("Persuaded"),
     "returned_home": N_("Returned home"),
 }
+
+# A case's registered details, as the intake form names them.
+CASE_FIELD_LABELS = {
+    "title": N_("Title"),
+    "summary": N_("Summary"),
+    "case_type": N_("Type"),
+    "complaint_instance": N_("Instance"),
+    "crowd_size": N_("Number of people"),
+    "origin_site_id": N_("Commune of origin"),
+    "competent_level": N_("Competent level"),
+    "received_on": N_("Date received"),
+    "handled_before": N_("Body that already handled it"),
+    **{f"is_{name}": text for name, text in FLAG_LABELS.items()},
+}

@@ -120,6 +120,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
         list[int]: JSON(),
+        list[str]: JSON(),
         str5: String(5),
         str32: String(32),
         str64: String(64),
@@ -339,6 +340,36 @@ class DelegationCase(Base):
         ForeignKey("crowd_delegations.id", ondelete="CASCADE"), index=True
     )
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+
+
+class CaseRevision(Base):
+    """A case's registered details as they were before an edit (the edit itself is audited)."""
+
+    __tablename__ = "case_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    before: Mapped[dict[str, Any]]
+    changed: Mapped[list[str]] = mapped_column(default=list)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CaseDocument(Base):
+    """A document filed with a case (the petition letter, a decision, evidence), checked by its
+    content and hashed."""
+
+    __tablename__ = "case_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str200]
+    relative_path: Mapped[str500]  # under <data_dir>/cases
+    content_type: Mapped[str64]
+    size_bytes: Mapped[int]
+    sha256: Mapped[str64]
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class ExtraHoliday(Base):

@@ -344,3 +344,55 @@ async def test_a_case_is_handled_step_by_step_on_its_page(client: Client, db: As
         await db.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "case"))
     )
     assert actions.count("case.status") == 1
+
+
+async def test_a_case_is_corrected_and_its_earlier_details_are_kept(
+    client: Client, db: AsyncSession
+) -> None:
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    case_url = await register(
+        client, token, "Khiếu nại về bồi thường", "KN", complaint_instance="first"
+    )
+    form = await (await client.get(f"{case_url}/edit")).text()
+    assert 'value="Khiếu nại về bồi thường"' in form
+    bad = await client.post(
+        f"{case_url}/edit",
+        data={
+            "csrf_token": token,
+            "title": "Khiếu nại",
+            "case_type": "KN",
+            "complaint_instance": "first",
+            "received_on": "2099-01-01",
+            "competent_level": "province",
+        },
+    )
+    assert bad.status == 400
+    assert (
+        "Ngày nhận không được sau ngày hôm nay." in await bad.text()
+        or "tương lai" in await bad.text()
+    )
+    fixed = await client.post(
+        f"{case_url}/edit",
+        data={
+            "csrf_token": token,
+            "title": "Khiếu nại về bồi thường đất nông nghiệp",
+            "case_type": "KN",
+            "complaint_instance": "first",
+            "received_on": "2026-03-09",
+            "competent_level": "province",
+            "flags": ["complex"],
+        },
+        allow_redirects=False,
+    )
+    assert fixed.status == 303
+    form = await (await client.get(f"{case_url}/edit")).text()
+    assert "tiêu đề trước khi sửa: Khiếu nại về bồi thường" in form
+    assert "Phức tạp" in form  # the changed fields by their names, not raw ids
+    assert "is_complex" not in form
+    await db.rollback()
+    details = [
+        e.details
+        for e in await db.scalars(select(AuditEvent).where(AuditEvent.action == "case.edit"))
+    ]
+    assert details == [{"changed": ["title", "is_complex"]}]

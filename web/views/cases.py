@@ -87,11 +87,15 @@ async def _intake_form(
     errors: dict[str, str],
     flags: frozenset[str],
     status: int,
+    editing: Case | None = None,
 ) -> web.StreamResponse:
     return render(
         request,
         "cases/new.html",
         {
+            "editing": editing,
+            "revisions": await cases.revisions_of(db_of(request), editing.id) if editing else [],
+            "field_labels": labels.CASE_FIELD_LABELS,
             "values": values,
             "errors": errors,
             "chosen_flags": flags,
@@ -237,6 +241,66 @@ async def _case_for(request: web.Request, action: Action) -> Case:
     case = await cases.get_case(db_of(request), path_id(request, "case_id"))
     principal_of(request).require(action, case)
     return case
+
+
+def _case_draft(form: FormData) -> cases.CaseDraft:
+    return cases.CaseDraft(
+        title=form_text(form, "title"),
+        summary=form_text(form, "summary"),
+        case_type=form_text(form, "case_type"),
+        complaint_instance=form_text(form, "complaint_instance"),
+        received_on=form_text(form, "received_on"),
+        competent_level=form_text(form, "competent_level"),
+        origin_site_id=form_text(form, "origin_site_id"),
+        crowd_size=form_text(form, "crowd_size"),
+        flags=form_flags(form, "flags"),
+        handled_before=form_text(form, "handled_before"),
+    )
+
+
+@routes.get("/cases/{case_id:\\d+}/edit", name="case_edit")
+@requires(Action.CASE_EDIT)
+async def case_edit_form(request: web.Request) -> web.StreamResponse:
+    case = await _case_for(request, Action.CASE_EDIT)
+    values = {
+        "title": case.title,
+        "summary": case.summary,
+        "case_type": case.case_type.value,
+        "complaint_instance": case.complaint_instance.value if case.complaint_instance else "",
+        "received_on": case.received_on.isoformat(),
+        "competent_level": case.competent_level.value,
+        "origin_site_id": str(case.origin_site_id or ""),
+        "crowd_size": str(case.crowd_size or ""),
+        "handled_before": case.handled_before or "",
+    }
+    return await _intake_form(request, values, {}, frozenset(case.flags), 200, editing=case)
+
+
+@routes.post("/cases/{case_id:\\d+}/edit")
+@requires(Action.CASE_EDIT)
+async def case_edit(request: web.Request) -> web.StreamResponse:
+    case = await _case_for(request, Action.CASE_EDIT)
+    form = await request.post()
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK].now()
+    db = db_of(request)
+    try:
+        await cases.edit_case(
+            db,
+            case,
+            _case_draft(form),
+            at=now,
+            today=now.astimezone(settings.zone).date(),
+            actor_id=current_user(request).id,
+            crowd_threshold=settings.crowd_threshold,
+            calendar=await deadlines.load_calendar(db),
+            rules=deadlines.rules_of(settings),
+        )
+    except InvalidInput as exc:
+        return await _intake_form(
+            request, form_values(form), exc.field_errors, form_flags(form, "flags"), 400, case
+        )
+    raise redirect_with_flash(f"/cases/{case.id}", "case_edited")
 
 
 def _party_draft(form: FormData) -> cases.PartyDraft:
