@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -23,7 +25,15 @@ from sessions.enums import (
 from sessions.errors import N_, Conflict, InvalidInput, NotFound
 from sessions.identity import IdentityVault, ProtectedIdentity
 from sessions.ids import parse_id
-from sessions.models import Case, CaseParty, CaseRevision, Meeting, MeetingInvitee, Site
+from sessions.models import (
+    Case,
+    CaseDocument,
+    CaseParty,
+    CaseRevision,
+    Meeting,
+    MeetingInvitee,
+    Site,
+)
 
 MAX_TITLE = 300
 FLAG_NAMES = ("crowd", "complex", "prolonged", "bypassing", "hotspot", "remote")
@@ -587,3 +597,50 @@ async def set_legal_hold(
     """Keep (or release) a case's recordings past the retention period."""
     case.legal_hold = hold
     await audit.record(db, at, actor_id, "case.legal_hold", "case", case.id, {"hold": hold})
+
+
+async def add_document(
+    db: AsyncSession,
+    case: Case,
+    *,
+    title: str,
+    relative_path: str,
+    content_type: str,
+    data: bytes,
+    at: datetime,
+    actor_id: int | None,
+) -> CaseDocument:
+    """File a document with the case (its content was checked by ``minutes.scan_kind``)."""
+    name = unicodedata.normalize("NFC", title).strip()[:200]
+    if not name:
+        raise InvalidInput({"title": N_("Say what the document is.")})
+    document = CaseDocument(
+        case_id=case.id,
+        title=name,
+        relative_path=relative_path,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_at=at,
+        uploaded_by_id=actor_id,
+    )
+    db.add(document)
+    await db.flush()
+    await audit.record(
+        db,
+        at,
+        actor_id,
+        "case.document",
+        "case",
+        case.id,
+        {"document": document.id, "sha256": document.sha256, "bytes": document.size_bytes},
+    )
+    return document
+
+
+async def documents_of(db: AsyncSession, case_id: int) -> list[CaseDocument]:
+    return list(
+        await db.scalars(
+            select(CaseDocument).where(CaseDocument.case_id == case_id).order_by(CaseDocument.id)
+        )
+    )

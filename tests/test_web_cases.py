@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -396,3 +399,33 @@ async def test_a_case_is_corrected_and_its_earlier_details_are_kept(
         for e in await db.scalars(select(AuditEvent).where(AuditEvent.action == "case.edit"))
     ]
     assert details == [{"changed": ["title", "is_complex"]}]
+
+
+async def test_documents_are_checked_by_content_hashed_and_filed(
+    client: Client, db: AsyncSession
+) -> None:
+    import aiohttp
+
+    await signed_in_officer(client, db)
+    token = await csrf_of(client, "/cases/new")
+    case_url = await register(client, token, "Kiến nghị về đường", "PA")
+    url = f"{case_url}/documents?csrf_token={token}"
+    fake = aiohttp.FormData()
+    fake.add_field("title", "Đơn kiến nghị")
+    fake.add_field(
+        "document", b"MZ\x90\x00 not a pdf", filename="don.pdf", content_type="application/pdf"
+    )
+    refused = await client.post(url, data=fake)
+    assert refused.status == 409
+    assert "Bản quét phải là tệp PDF, PNG hoặc JPEG." in await refused.text()
+    pdf = b"%PDF-1.7\n" + b"0" * 4096
+    real = aiohttp.FormData()
+    real.add_field("title", "Đơn kiến nghị")
+    real.add_field("document", pdf, filename="don.pdf", content_type="application/pdf")
+    filed = await client.post(url, data=real, allow_redirects=False)
+    assert filed.status == 303
+    page = await (await client.get(case_url)).text()
+    assert hashlib.sha256(pdf).hexdigest() in page
+    link = re.search(r'href="(/cases/\d+/documents/\d+)"', page)
+    assert link is not None
+    assert await (await client.get(link.group(1))).read() == pdf

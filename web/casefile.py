@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import bundle, catalog
 from recordings.store import RecordingStore, UnsafePath
-from sessions import audit, meetings, minutes, notices
+from sessions import audit, cases, meetings, minutes, notices
 from sessions.enums import MeetingStatus, MinutesStatus, RecordingStatus
 from sessions.models import Case
 from sessions.settings import Settings
@@ -154,6 +154,17 @@ async def entries_for(
                 "files": files,
             }
         )
+    for document in await cases.documents_of(db, case.id):
+        filed = settings.data_dir / "cases" / document.relative_path
+        if filed.exists():
+            entries.append(bundle.Entry(f"tai-lieu/{filed.name}", source=filed))
+            index.setdefault("documents", []).append(
+                {
+                    "path": f"tai-lieu/{filed.name}",
+                    "title": document.title,
+                    "sha256": document.sha256,
+                }
+            )
     events = await audit.events_of_case(db, case.id, meeting_ids)
     entries.append(
         bundle.Entry(

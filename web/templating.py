@@ -25,6 +25,7 @@ FLASH_MESSAGES = {
     "case_created": N_("The case was registered."),
     "party_added": N_("The person was added to the case."),
     "case_status_changed": N_("The step was recorded on the case's timeline."),
+    "document_added": N_("The document was filed with the case."),
     "case_edited": N_("The case's details were corrected; the earlier ones are kept."),
     "proposal_saved": N_("The proposal was saved."),
     "delegation_saved": N_("The crowd delegation was saved."),

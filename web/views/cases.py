@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 from aiohttp import web
 
 from recordings.store import sha256_file
@@ -32,6 +35,7 @@ from web.forms import FormData, form_flags, form_text, form_values
 from web.keys import CLOCK, RENDERER, SETTINGS, STORE, TEMPLATES, TRANSLATIONS, VAULT
 from web.paging import Page, enum_param, int_param, optional_date_param, path_id
 from web.templating import redirect_with_flash, render
+from web.uploads import read_upload
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 25
@@ -179,6 +183,7 @@ async def _detail(
             "events": await handling.events_of(db_of(request), case.id),
             "proposals": await proposals.of_case(db_of(request), case.id),
             "delegations": await delegations.of_case(db_of(request), case.id),
+            "documents": await cases.documents_of(db_of(request), case.id),
             "may_propose": proposals.eligible(case),
             "proposal_labels": labels.PROPOSAL_LABELS,
             "deadline_labels": labels.DEADLINE_LABELS,
@@ -634,3 +639,68 @@ async def proposal_decide(request: web.Request) -> web.StreamResponse:
     except InvalidInput as exc:
         raise Conflict(next(iter(exc.field_errors.values()))) from exc
     raise redirect_with_flash(f"/cases/{case.id}#proposals", "proposal_decided")
+
+
+@routes.post("/cases/{case_id:\\d+}/documents", name="case_document_upload")
+@requires(Action.CASE_EDIT)
+async def document_upload(request: web.Request) -> web.StreamResponse:
+    """A document filed with the case: PDF, PNG or JPEG told by its content, at most 20 MB."""
+    case = await _case_for(request, Action.CASE_EDIT)
+    fields, data = await read_upload(request, "document", minutes.MAX_SCAN_BYTES)
+    try:
+        content_type, extension = minutes.scan_kind(data)
+        digest = hashlib.sha256(data).hexdigest()
+        relative = f"{case.reference}/{digest[:16]}{extension}"
+        await cases.add_document(
+            db_of(request),
+            case,
+            title=fields.get("title", ""),
+            relative_path=relative,
+            content_type=content_type,
+            data=data,
+            at=request.app[CLOCK].now(),
+            actor_id=current_user(request).id,
+        )
+    except InvalidInput as exc:
+        raise Conflict(
+            next(iter(exc.field_errors.values())), next(iter(exc.field_params.values()), {})
+        ) from exc
+    target = request.app[SETTINGS].data_dir / "cases" / relative
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not target.exists():
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    raise redirect_with_flash(f"/cases/{case.id}#documents", "document_added")
+
+
+@routes.get("/cases/{case_id:\\d+}/documents/{document_id:\\d+}", name="case_document")
+@requires(Action.CASE_VIEW)
+async def document_file(request: web.Request) -> web.StreamResponse:
+    case = await _case_for(request, Action.CASE_VIEW)
+    document_id = path_id(request, "document_id")
+    found = next(
+        (d for d in await cases.documents_of(db_of(request), case.id) if d.id == document_id), None
+    )
+    if found is None:
+        raise NotFound(N_("This case has no such document."))
+    path = request.app[SETTINGS].data_dir / "cases" / found.relative_path
+    if not path.exists():
+        raise NotFound(N_("The document's file is missing; tell the administrator."))
+    await audit.record(
+        db_of(request),
+        request.app[CLOCK].now(),
+        current_user(request).id,
+        "case.document_read",
+        "case",
+        case.id,
+        {"document": found.id},
+    )
+    return web.Response(
+        body=path.read_bytes(),
+        content_type=found.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{case.reference}_{path.name}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from recordings import catalog
 from sessions import audit, meetings, minutes, notices
@@ -27,6 +27,7 @@ from web.forms import form_text
 from web.keys import CLOCK, RENDERER, SETTINGS, TEMPLATES, TRANSLATIONS, WATCHERS
 from web.paging import path_id
 from web.templating import locale_of, redirect_with_flash, render, translations_of
+from web.uploads import read_upload
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 15
@@ -403,23 +404,8 @@ async def scan_upload(request: web.Request) -> web.StreamResponse:
     at most 20 MB, hashed, stored once; read as a stream (it may exceed the form limit)."""
     meeting = await _meeting(request, Action.MINUTES_WRITE)
     found = await _minutes(request, meeting)
-    site_raw, data = "", b""
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name == "site_id":
-            site_raw = (await part.text())[:20]
-        elif part.name == "scan":
-            chunks, size = [], 0
-            while chunk := await part.read_chunk(256 * 1024):
-                size += len(chunk)
-                if size > minutes.MAX_SCAN_BYTES:
-                    break
-                chunks.append(chunk)
-            data = b"".join(chunks) if size <= minutes.MAX_SCAN_BYTES else b"x" * (size + 1)
-        elif part.name == "csrf_token":
-            continue
+    fields, data = await read_upload(request, "scan", minutes.MAX_SCAN_BYTES)
+    site_raw = fields.get("site_id", "")[:20]
     settings = request.app[SETTINGS]
     try:
         content_type, extension = minutes.scan_kind(data)
