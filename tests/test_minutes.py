@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import bundle
-from sessions import cases, meetings, minutes, sites
+from sessions import cases, deadlines, handling, meetings, minutes, sites
 from sessions.enums import (
     AttendanceOutcome,
     MeetingKind,
@@ -31,7 +31,7 @@ from sessions.enums import (
     Role,
 )
 from sessions.identity import IdentityVault
-from sessions.models import Attendance, AuditEvent, MeetingInvitee
+from sessions.models import Attendance, AuditEvent, MeetingInvitee, Recording
 from sessions.settings import Settings
 from tests.conftest import START, ZONE, Client, csrf_of, login, make_user
 from web.cli import main as cli
@@ -483,3 +483,58 @@ async def test_signed_scans_are_checked_by_content_and_the_leader_signs_the_noti
         data={"csrf_token": token, "number": "13/TB-UBND", "conclusion": "khác"},
     )
     assert again.status == 409
+
+
+async def test_the_case_page_tells_the_whole_story_in_order(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    """Intake, the meeting, its recording, the locked minutes and the handling step on one
+    timeline, oldest first, each leading to its page."""
+    meeting_id = await ended_dialogue(db, settings)
+    meeting = await meetings.get_meeting(db, meeting_id)
+    assert meeting.case_id is not None
+    case = await cases.get_case(db, meeting.case_id)
+    db.add(
+        Recording(
+            meeting_id=meeting_id,
+            participant_label="Phường Đông Kinh",
+            relative_path="x/1/a.webm",
+            started_at=START - timedelta(hours=3),
+        )
+    )
+    await handling.change_status(
+        db,
+        case,
+        "accepted",
+        on_raw="2026-02-25",
+        document_number="05/TB-BTCD",
+        decided_by="Chủ tịch UBND tỉnh",
+        note="",
+        today=START.date(),
+        at=START,
+        actor_id=None,
+        calendar=deadlines.Calendar(frozenset(), frozenset()),
+        rules=deadlines.rules_of(settings),
+    )
+    await db.commit()
+    await login(client, "thuky")
+    token, state = await started(client, meeting_id)
+    assert (await save(client, meeting_id, token, state["version"], signed(state["content"]))).ok
+    await client.post(f"/meetings/{meeting_id}/minutes/finalise", data={"csrf_token": token})
+    await client.post("/logout", data={"csrf_token": token})
+
+    await login(client, "lanhdao")
+    page = await (await client.get(f"/cases/{case.id}")).text()
+    story = page[page.index('id="timeline"') :]
+    story = story[: story.index("</section>")]
+    expected = [
+        "20/02/2026</strong> — Tiếp nhận, vào sổ (Khiếu nại)",
+        "25/02/2026</strong> — Chuyển sang: Đã thụ lý",
+        f'<a href="/meetings/{meeting_id}">Cuộc họp “Đối thoại giải quyết khiếu nại về đất đai”',
+        f'<a href="/meetings/{meeting_id}/recordings">Ghi hình “Đối thoại',
+        f'<a href="/meetings/{meeting_id}/minutes">Biên bản “Đối thoại',
+    ]
+    places = [story.find(text) for text in expected]
+    assert -1 not in places, [t for t, p in zip(expected, places, strict=True) if p == -1]
+    assert places == sorted(places)
+    assert "05/TB-BTCD · Chủ tịch UBND tỉnh" in story

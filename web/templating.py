@@ -137,6 +137,9 @@ def render(
     def error_text(message: str | None, params: Mapping[str, object] | None = None) -> str:
         return i18n.render_field_error(translations, message, params) if message else ""
 
+    def message(text: str, params: Mapping[str, object] | None = None) -> str:
+        return i18n.render_message(translations, text, params)
+
     def notice(notification: Notification) -> str:
         return i18n.render_message(translations, notification.message, notification.params)
 
@@ -164,6 +167,7 @@ def render(
         "day": day,
         "error_text": error_text,
         "notice": notice,
+        "message": message,
         "errors": {},
         "error_params": {},
         "values": {},

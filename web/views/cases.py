@@ -18,6 +18,7 @@ from sessions import (
     minutes,
     proposals,
     sites,
+    timeline,
 )
 from sessions.enums import (
     CaseStatus,
@@ -180,7 +181,9 @@ async def _detail(
             "party_roles": cases.roles_for(case),
             "party_problem": party_problem,
             "minutes_of": await minutes.for_meetings(db_of(request), [m.id for m in case.meetings]),
-            "events": await handling.events_of(db_of(request), case.id),
+            "timeline": await timeline.timeline_of(
+                db_of(request), case, request.app[SETTINGS].zone
+            ),
             "proposals": await proposals.of_case(db_of(request), case.id),
             "delegations": await delegations.of_case(db_of(request), case.id),
             "documents": await cases.documents_of(db_of(request), case.id),
