@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import attendance, audit, notifications
+from sessions import attendance, audit, changes, notifications
 from sessions.enums import MeetingStatus, NotificationKind
 from sessions.errors import N_, TransitionRefused
 from sessions.models import Meeting
@@ -102,7 +102,10 @@ async def guarded_update(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    changed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        changes.touched(db, meeting_ids=[meeting_id])  # the kiosks of its endpoints hear it
+    return changed
 
 
 # ---- the timetable's part: opening and ending rooms on time ---------------------------------

@@ -383,6 +383,49 @@ class ExtraHoliday(Base):
     working: Mapped[bool] = mapped_column(default=False)  # True: a Saturday made a working day
 
 
+class EndpointPresence(Base):
+    """The last that was heard of an endpoint's kiosk or operator: when, from which browser, its
+    devices and the link quality the browser measured. Written from memory every few heartbeats
+    and on each connect and disconnect, so the board shows "last seen" across restarts."""
+
+    __tablename__ = "endpoint_presence"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    last_seen_at: Mapped[datetime]
+    online_since: Mapped[datetime | None]  # None once its connection closed
+    source: Mapped[str32] = mapped_column(default="kiosk")  # "kiosk" or "operator"
+    browser: Mapped[str64] = mapped_column(default="")
+    browser_version: Mapped[str32] = mapped_column(default="")
+    camera: Mapped[str32] = mapped_column(default="")  # DEVICE_STATES
+    microphone: Mapped[str32] = mapped_column(default="")
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    rtt_ms: Mapped[float | None]
+    loss_percent: Mapped[float | None]
+    kbps: Mapped[float | None]
+
+
+class ReadinessCheck(Base):
+    """One endpoint's short test call to the server, asked by staff, with its figures and the
+    verdict; kept as the readiness history."""
+
+    __tablename__ = "readiness_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    finished_at: Mapped[datetime | None]
+    # "pending", "good", "fair", "poor", "failed" (the test call could not be made) or
+    # "unreachable" (the endpoint was offline or did not answer in time).
+    verdict: Mapped[str32] = mapped_column(default="pending", index=True)
+    rtt_ms: Mapped[float | None]
+    loss_percent: Mapped[float | None]
+    kbps: Mapped[float | None]
+    camera: Mapped[str32] = mapped_column(default="")
+    microphone: Mapped[str32] = mapped_column(default="")
+    problem: Mapped[str200] = mapped_column(default="")  # what the browser said went wrong
+
+
 class CaseParty(Base):
     """A person in a case. A denouncer's identity lives only in ``protected_identity``."""
 

@@ -57,6 +57,7 @@ class Action(StrEnum):
     URGENT_ANSWER = "urgent.answer"
     SITE_LIST = "site.list"
     SITE_DEVICE = "site.device"  # issue a kiosk's device link
+    SITE_CHECK = "site.check"  # run readiness checks, export their history, message a kiosk
     LIVE_ROOMS = "live.rooms"  # operators' view of live rooms
     USER_MANAGE = "user.manage"
     VAULT_READ = "vault.read"  # a denouncer's identity, with a reason, audited
@@ -79,6 +80,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.HOLIDAY_MANAGE: _A,
         Action.SITE_LIST: _A,
         Action.SITE_DEVICE: _A,
+        Action.SITE_CHECK: _A,
         Action.LIVE_ROOMS: _A,
     },
     # Provincial leaders: see everything, chair sessions, answer urgent links.
@@ -131,6 +133,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.DELEGATION_VIEW: _A,
         Action.DELEGATION_MANAGE: _A,
         Action.SITE_LIST: _A,
+        Action.SITE_CHECK: _A,
         Action.LIVE_ROOMS: _A,
     },
     # Secretaries: as officers for the cases they work on, without the office's settings.
@@ -151,6 +154,7 @@ RULES: Mapping[Role, Mapping[Action, Scope]] = {
         Action.RECORDING_VIEW: _U,
         Action.RECORDING_COMBINE: _U,
         Action.SITE_LIST: _A,
+        Action.SITE_CHECK: _A,
     },
     # A commune or ward operator: its own endpoint's meetings, no case content.
     Role.SITE_OPERATOR: {

@@ -113,6 +113,12 @@ class Settings:
     reminder_minutes: tuple[str, ...] = ("1440", "15")  # reminders this long before the start
     urgent_escalation_minutes: int = 3  # an unanswered urgent alert goes to the next leader
     urgent_timeout_minutes: int = 30  # an urgent room nobody accepted ends by itself
+    # Kiosks and endpoint operators' pages say they are there this often; an endpoint not heard
+    # of for three heartbeats is shown offline.
+    heartbeat_seconds: float = 10.0
+    # An endpoint booked within this many minutes that is offline or failed its last readiness
+    # check is flagged to the meeting's chair and secretary.
+    readiness_lead_minutes: int = 60
     recurrence_horizon_days: int = 35  # recurring reception days are created this far ahead
     join_link_valid_hours: int = 12  # join links work until the planned end plus this
     # E-mail for reminders; off unless smtp_host is set.
@@ -161,6 +167,10 @@ class Settings:
             raise ConfigError("login_max_failures and login_address_max_failures must be >= 1")
         if not 1 <= self.login_lockout_minutes <= 24 * 60:
             raise ConfigError("login_lockout_minutes must be between 1 and 1440")
+        if not 0.2 <= self.heartbeat_seconds <= 300:
+            raise ConfigError("heartbeat_seconds must be between 0.2 and 300")
+        if not 5 <= self.readiness_lead_minutes <= 24 * 60:
+            raise ConfigError("readiness_lead_minutes must be between 5 and 1440 minutes")
         if not 5 <= self.urgent_timeout_minutes <= 24 * 60:
             raise ConfigError("urgent_timeout_minutes must be between 5 and 1440 minutes")
         for name in ("room_lead_minutes", "end_grace_minutes", "urgent_escalation_minutes"):

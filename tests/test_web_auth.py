@@ -366,3 +366,23 @@ async def test_the_administrator_manages_accounts_from_the_ui(
     assert refused.status == 409
     actions = set(await db.scalars(select(AuditEvent.action)))
     assert {"user.create", "user.deactivate", "user.activate", "user.password_reset"} <= actions
+
+
+async def test_an_unexpected_failure_shows_the_error_page_to_the_signed_in_person(
+    client: Client, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a page rolls the request back and still shows the site's own error page, with
+    the person's name in the header (it used to fall back to aiohttp's bare text)."""
+    await make_user(db, "canbo", Role.OFFICER, full_name="Hoàng Thị Mai")
+    await db.commit()
+    await login(client, "canbo")
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sites, "listed", broken)
+    response = await client.get("/sites")
+    assert response.status == 500
+    page = await response.text()
+    assert "Hoàng Thị Mai" in page
+    assert "Server got itself in trouble" not in page

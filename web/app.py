@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import recovery, retention
 from recordings.recorder import MeetingRecorder
 from recordings.store import RecordingStore
+from sessions import changes
 from sessions import db as database
 from sessions.clock import Clock, SystemClock
 from sessions.identity import IdentityVault
-from sessions.models import Notification
+from sessions.models import Notification, Site
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub, RecorderFactory, media_network
-from web import documents, i18n, templating
+from web import documents, i18n, kiosks, templating
 from web.auth import auth_middleware
 from web.errors import error_middleware
 from web.keys import (
@@ -28,6 +32,7 @@ from web.keys import (
     DB,
     ENGINE,
     HUB,
+    KIOSKS,
     RENDERER,
     SCHEDULER,
     SETTINGS,
@@ -45,6 +50,7 @@ from web.views import (
     cases,
     dashboard,
     delegations,
+    endpoints,
     links,
     live,
     meetings,
@@ -182,6 +188,29 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler.shutdown()
 
 
+async def _kiosks(app: web.Application) -> AsyncIterator[None]:
+    """The kiosks' push channel: it hears every commit that touches an endpoint."""
+    settings = app[SETTINGS]
+    translations = app[TRANSLATIONS][settings.default_locale]
+
+    async def state_of(db: AsyncSession, site: Site, now: datetime) -> dict[str, Any]:
+        return await kiosks.kiosk_state(
+            db,
+            site,
+            now,
+            settings=settings,
+            translations=translations,
+            locale=settings.default_locale,
+        )
+
+    channel = kiosks.KioskChannel(app[DB], app[CLOCK], settings, state_of)
+    changes.listen(app[DB], channel.changed)
+    app[KIOSKS] = channel
+    await channel.start()
+    yield
+    await channel.close()
+
+
 async def _renderer(app: web.Application) -> AsyncIterator[None]:
     """The worker process for PDFs (started on first use, stopped with the app)."""
     pool = documents.renderer()
@@ -205,6 +234,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_hub)
+    app.cleanup_ctx.append(_kiosks)
     app.cleanup_ctx.append(_scheduler)
     app.cleanup_ctx.append(_renderer)
     for module in (
@@ -217,6 +247,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         minutes,
         overview,
         delegations,
+        endpoints,
         search,
         links,
         live,

@@ -148,17 +148,21 @@ async def _check_csrf(request: web.Request) -> None:
 _SELF_AUDITED = ("/login",)
 
 
-async def _refused(request: web.Request, db: AsyncSession, error_id: str) -> None:
-    """Undo whatever the refused request did; record the refusal of a change, or of access."""
-    user: User | None = request.get(REQUEST_USER)
-    actor = user.id if user is not None else None
+async def _roll_back(request: web.Request, db: AsyncSession) -> None:
+    """Undo the request's changes. The rollback expired what the request had loaded: the
+    signed-in person is loaded again, for the error page."""
     await db.rollback()
-    # The rollback expired what the request had loaded: the signed-in person again, for the
-    # error page.
     ws = await _load_session(request, db)
     if ws is not None:
         request[REQUEST_USER] = ws.user
         request[REQUEST_WEB_SESSION] = ws
+
+
+async def _refused(request: web.Request, db: AsyncSession, error_id: str) -> None:
+    """Undo whatever the refused request did; record the refusal of a change, or of access."""
+    user: User | None = request.get(REQUEST_USER)
+    actor = user.id if user is not None else None
+    await _roll_back(request, db)
     if request.path.startswith(_SELF_AUDITED):
         return
     if request.method in SAFE_METHODS and error_id not in ("permission_denied", "http_403"):
@@ -178,9 +182,10 @@ async def _refused(request: web.Request, db: AsyncSession, error_id: str) -> Non
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Open the request's database session, resolve the user, enforce CSRF on POST."""
-    if request.path.startswith(("/static/", "/live/ws", "/live/probe")):
+    if request.path.startswith(("/static/", "/live/ws", "/live/probe", "/live/kiosk/")):
         # Static files need no session; a live socket must not hold a database connection
-        # for hours (it authenticates with its join token instead).
+        # for hours (it authenticates with its join token or device link instead), and a
+        # burst of refused kiosk reconnects must not write a refusal each.
         return await handler(request)
     async with request.app[DB]() as db:
         request[REQUEST_DB] = db
@@ -219,7 +224,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             await _refused(request, db, getattr(exc, "error_id", "csrf"))
             raise
         except Exception:
-            await db.rollback()
+            try:
+                await _roll_back(request, db)
+            except Exception:  # the database itself failed: the error page shows no person
+                request.pop(REQUEST_USER, None)
             raise
         if response.status >= 400:
             await _refused(request, db, f"http_{response.status}")

@@ -17,6 +17,7 @@ from sessions.models import User, WebSession
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub
+from web.kiosks import KioskChannel
 from web.watchers import MinutesWatchers
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -38,3 +39,4 @@ STORE = web.AppKey("store", RecordingStore)
 COMBINES = web.AppKey("combines", set[asyncio.Task[None]])  # combined files in the making
 WATCHERS = web.AppKey("minutes_watchers", MinutesWatchers)
 RENDERER = web.AppKey("renderer", concurrent.futures.ProcessPoolExecutor)  # PDFs, off the loop
+KIOSKS = web.AppKey("kiosks", KioskChannel)  # the kiosks' push channel and endpoint presence

@@ -65,13 +65,39 @@ def xlsx(
     end: date,
     issuing_office: str,
 ) -> bytes:
+    return table_xlsx(
+        [cells(r, translations) for r in rows],
+        translations,
+        title=N_("RECEPTION REGISTER"),
+        sheet_name=N_("Reception register"),
+        columns=COLUMNS,
+        widths=WIDTHS,
+        start=start,
+        end=end,
+        issuing_office=issuing_office,
+    )
+
+
+def table_xlsx(
+    rows: Sequence[Sequence[object]],
+    translations: NullTranslations,
+    *,
+    title: str,
+    sheet_name: str,
+    columns: Sequence[str],
+    widths: Sequence[int],
+    start: date,
+    end: date,
+    issuing_office: str,
+) -> bytes:
+    """A register-like sheet: the office, the title, the range, numbered column heads, rows."""
     _ = translations.gettext
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = _("Reception register")[:31]
+    sheet.title = _(sheet_name)[:31]
     sheet.append([issuing_office])
-    sheet.append([_("RECEPTION REGISTER")])
+    sheet.append([_(title)])
     sheet.append(
         [
             _("From %(start)s to %(end)s")
@@ -79,8 +105,8 @@ def xlsx(
         ]
     )
     sheet.append([])
-    sheet.append([_(c) for c in COLUMNS])
-    sheet.append([str(i) for i in range(1, len(COLUMNS) + 1)])
+    sheet.append([_(c) for c in columns])
+    sheet.append([str(i) for i in range(1, len(columns) + 1)])
     bold = Font(bold=True)
     thin = Side(style="thin")
     for cell in sheet[5]:
@@ -89,13 +115,13 @@ def xlsx(
     sheet["A1"].font = bold
     sheet["A2"].font = Font(bold=True, size=14)
     for row in rows:
-        sheet.append(cells(row, translations))
+        sheet.append(list(row))
     for number, line in enumerate(sheet.iter_rows(min_row=5, max_row=sheet.max_row), start=5):
         for cell in line:
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
             if number > 6:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for index, width in enumerate(WIDTHS, start=1):
+    for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A7"
     out = io.BytesIO()
@@ -112,10 +138,34 @@ def html(
     end: date,
     letterhead: documents.Letterhead,
 ) -> str:
+    return table_html(
+        env,
+        [cells(r, translations) for r in rows],
+        translations,
+        title=N_("RECEPTION REGISTER"),
+        columns=COLUMNS,
+        start=start,
+        end=end,
+        letterhead=letterhead,
+    )
+
+
+def table_html(
+    env: jinja2.Environment,
+    rows: Sequence[Sequence[object]],
+    translations: NullTranslations,
+    *,
+    title: str,
+    columns: Sequence[str],
+    start: date,
+    end: date,
+    letterhead: documents.Letterhead,
+) -> str:
+    """The same table for the PDF, landscape, through the document stylesheet."""
     return env.get_template("documents/register.html").render(
         translations=translations,
-        rows=[cells(r, translations) for r in rows],
-        columns=COLUMNS,
+        rows=rows,
+        columns=columns,
         start=show_date(start, "vi"),
         end=show_date(end, "vi"),
         issuing_body=letterhead.issuing_body,
@@ -125,5 +175,5 @@ def html(
         dated=None,
         screen=False,
         sha256=None,
-        title=translations.gettext("RECEPTION REGISTER"),
+        title=translations.gettext(title),
     )

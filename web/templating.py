@@ -22,6 +22,10 @@ from web.keys import REQUEST_CSRF, REQUEST_USER, SETTINGS, TEMPLATES, TRANSLATIO
 FLASH_COOKIE = "diemcau_flash"
 # Flash messages travel as a key in a cookie, never as text a client could choose.
 FLASH_MESSAGES = {
+    "checks_requested": N_(
+        "The readiness check was sent; each endpoint's result appears below as it comes in."
+    ),
+    "message_sent": N_("The message is shown on the endpoint's screen."),
     "case_created": N_("The case was registered."),
     "party_added": N_("The person was added to the case."),
     "case_status_changed": N_("The step was recorded on the case's timeline."),

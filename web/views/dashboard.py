@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from sessions import cases, meetings, notifications, sites, urgent
 from sessions.permissions import Action
-from web.auth import current_user, db_of, login_required, principal_of, requires
+from web.auth import current_user, db_of, login_required, principal_of
 from web.keys import CLOCK, SETTINGS
 from web.templating import render
 
@@ -52,13 +52,6 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "commune_count": commune_count,
         },
     )
-
-
-@routes.get("/sites", name="sites")
-@requires(Action.SITE_LIST)
-async def site_list(request: web.Request) -> web.StreamResponse:
-    found = await sites.listed(db_of(request))
-    return render(request, "sites.html", {"sites": found})
 
 
 @routes.get("/healthz", name="healthz")

@@ -3,26 +3,22 @@ invitees, the commune kiosk, and the page for browsers that cannot take part."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import true
 
-from sessions import devices, joining, meetings, notifications, tokens
+from sessions import devices, joining, meetings, tokens
 from sessions.enums import MeetingStatus, RecordingPolicy
 from sessions.errors import N_, PermissionDenied
 from sessions.models import Meeting, Site
 from sessions.permissions import Action
 from signaling.hub import JOINABLE
-from web import i18n, ui_strings
+from web import kiosks, ui_strings
 from web.auth import current_user, db_of, requires
-from web.keys import CLOCK, REQUEST_WEB_SESSION, SETTINGS
+from web.keys import CLOCK, DB, KIOSKS, REQUEST_WEB_SESSION, SETTINGS
 from web.paging import path_id
 from web.templating import locale_of, render, translate, translations_of
 
 routes = web.RouteTableDef()
-KIOSK_DAY_AHEAD = 1
 
 
 def strings_json(request: web.Request) -> Markup:
@@ -137,55 +133,35 @@ async def kiosk(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/kiosk/{device}/state", name="kiosk_state")
 async def kiosk_state(request: web.Request) -> web.StreamResponse:
-    """What the kiosk shows and whether it should be in a meeting now (polled)."""
-    db = db_of(request)
+    """The state the push channel sends, for a kiosk that cannot hold a WebSocket."""
     site = await _kiosk_site(request)
-    settings = request.app[SETTINGS]
-    now = request.app[CLOCK].now()
-    _, today_end = meetings.local_day_bounds(now.astimezone(settings.zone).date(), settings.zone)
-    end = today_end + timedelta(days=KIOSK_DAY_AHEAD)
-    rows, _ = await meetings.list_meetings(
-        db,
-        meetings.MeetingFilter(
-            start=now, end=end, site_id=site.id, statuses=(MeetingStatus.SCHEDULED, *JOINABLE)
-        ),
-        visible=true(),
+    state = await kiosks.kiosk_state(
+        db_of(request),
+        site,
+        request.app[CLOCK].now(),
+        settings=request.app[SETTINGS],
+        translations=translations_of(request),
+        locale=locale_of(request),
     )
-    active = next((m for m in rows if m.status in JOINABLE), None)
-    locale = locale_of(request)
-    notices = await notifications.unread_for_site(db, site.id)
-    return web.json_response(
-        {
-            "site": {"id": site.id, "name": site.name, "code": site.code},
-            "now": now.isoformat(),
-            # A kiosk screen is seen by everyone in the room: titles only, never case details.
-            "meetings": [
-                {
-                    "id": m.id,
-                    "title": m.title,
-                    "starts": i18n.show_time(m.planned_start, locale, settings.zone),
-                    "ends": i18n.show_time(m.planned_end, locale, settings.zone),
-                    "status": m.status.value,
-                }
-                for m in rows
-            ],
-            "notices": [
-                i18n.render_message(translations_of(request), n.message, n.params)
-                for n in notices
-                if n.created_at > now - timedelta(hours=24)
-            ],
-            "active": None
-            if active is None
-            else {
-                "meeting_id": active.id,
-                "title": active.title,
-                "token": tokens.sign(
-                    joining.claims_for_site(site, active, now), settings.session_key
-                ),
-            },
-        },
-        headers={"Cache-Control": "no-store"},
-    )
+    return web.json_response(state, headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/live/kiosk/{device}", name="kiosk_channel")
+async def kiosk_channel(request: web.Request) -> web.StreamResponse:
+    """The kiosk's push channel (docs/protocol.md, *Kiosk channel*)."""
+    async with request.app[DB]() as db:
+        site = await devices.site_for(db, request.match_info["device"])
+    if site is None:
+        return web.json_response({"error": "device_revoked"}, status=403)
+    channel = request.app[KIOSKS]
+    if not channel.may_connect(site.id):
+        return web.json_response(
+            {"error": "too_many_reconnects"}, status=429, headers={"Retry-After": "5"}
+        )
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=kiosks.MAX_MESSAGE_BYTES * 4)
+    await ws.prepare(request)
+    await channel.serve(ws, site)
+    return ws
 
 
 @routes.post("/sites/{site_id:\\d+}/device-token", name="site_device_token")
