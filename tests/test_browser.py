@@ -9,18 +9,18 @@ import json
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.netns import CHROMIUM_ARGS, Netns, NetnsUnavailable, Stage
+from sessions import audit, devices, lifecycle, meetings, sites, tokens
 from sessions import db as database
-from sessions import devices, meetings, sites, tokens
 from sessions.clock import SystemClock
 from sessions.enums import (
     MeetingKind,
@@ -419,17 +419,22 @@ async def test_kiosk_joins_when_the_meeting_opens_and_returns_to_idle(
     assert "Đối thoại trực tuyến thử nghiệm" in await kiosk.inner_text("#next-meetings")
     assert await kiosk.inner_text("#site-name") == world["a"].name
     assert await kiosk.get_attribute("#app", "data-mode") == "idle"
-    await sdb.execute(update(Meeting).values(status=MeetingStatus.OPEN))
+    # Opened and ended from another process (as the command line or another node would), so
+    # the server hears of it from the audit trail within a heartbeat and pushes it.
+    meeting_id = world["meeting"].id
+    now = datetime.now(UTC)
+    assert await lifecycle.guarded_update(sdb, meeting_id, MeetingStatus.OPEN, now)
+    await audit.record(sdb, now, None, "meeting.open", "meeting", meeting_id, {"by": "test"})
     await sdb.commit()
     await kiosk.wait_for_function(
         "() => document.getElementById('app').dataset.mode === 'room' && "
         "window.diemcau.session.state === 'live'",
-        timeout=20_000,
+        timeout=30_000,
     )
-    await sdb.execute(update(Meeting).values(status=MeetingStatus.ENDED))
+    assert await lifecycle.end_meeting(sdb, meeting_id, datetime.now(UTC), by="test")
     await sdb.commit()
     await kiosk.wait_for_function(
-        "() => document.getElementById('app').dataset.mode === 'idle'", timeout=20_000
+        "() => document.getElementById('app').dataset.mode === 'idle'", timeout=30_000
     )
 
 

@@ -26,7 +26,7 @@ from gettext import NullTranslations
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from sqlalchemy import true
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sessions import joining, meetings, notifications, readiness, tokens
@@ -34,7 +34,7 @@ from sessions.changes import Changed
 from sessions.clock import Clock
 from sessions.enums import MeetingStatus
 from sessions.errors import InvalidInput
-from sessions.models import Site
+from sessions.models import AuditEvent, Site
 from sessions.settings import Settings
 from signaling.hub import JOINABLE
 from signaling.limits import Rate, TokenBucket
@@ -178,6 +178,7 @@ class KioskChannel:
         self._changed = Changed()
         self._wake = asyncio.Event()
         self._dirty: set[int] = set()
+        self._audit_mark = 0
         self.refused = 0  # messages refused (malformed, oversized, over the rate)
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -186,6 +187,7 @@ class KioskChannel:
     async def start(self) -> None:
         async with self._db() as db, db.begin():
             await readiness.mark_all_offline(db)
+            self._audit_mark = await db.scalar(select(func.max(AuditEvent.id))) or 0
         self.tasks = [
             asyncio.create_task(self._push_loop()),
             asyncio.create_task(self._sweep_loop()),
@@ -392,6 +394,7 @@ class KioskChannel:
         due = {s for s in self._dirty if self.presence[s].heartbeats % FLUSH_EVERY == 0}
         due |= {s for s in self._dirty if self.presence[s].online_since is None}
         await self._flush(due)
+        await self._audit_feed()
         now = self._clock.now()
         async with self._db() as db, db.begin():
             await readiness.expire_checks(db, now)
@@ -399,6 +402,31 @@ class KioskChannel:
                 db, now, timedelta(minutes=self._settings.readiness_lead_minutes), self.online()
             )
             await readiness.notify_flags(db, found, now, self._settings.zone)
+
+    async def _audit_feed(self) -> None:
+        """Changes another process made (the command line, another node) reach the kiosks
+        within a heartbeat: every such change of a meeting or an endpoint is audited, and the
+        trail is read on from where it was last read."""
+        async with self._db() as db:
+            rows = (
+                await db.execute(
+                    select(AuditEvent.id, AuditEvent.object_type, AuditEvent.object_id)
+                    .where(AuditEvent.id > self._audit_mark)
+                    .order_by(AuditEvent.id)
+                    .limit(5000)
+                )
+            ).all()
+        found = Changed()
+        for event_id, kind, object_id in rows:
+            self._audit_mark = max(self._audit_mark, event_id)
+            if not object_id.isdecimal():
+                continue
+            if kind == "meeting":
+                found.meeting_ids.add(int(object_id))
+            elif kind == "site":
+                found.site_ids.add(int(object_id))
+        if found:
+            self.changed(found)
 
     async def _flush(self, site_ids: set[int], *, closing: bool = False) -> None:
         rows = [

@@ -41,6 +41,10 @@ DEVICE_LABELS = {
     "denied": N_("not allowed by the browser"),
     "": "—",
 }
+PROBLEM_LABELS = {
+    "no-devices": N_("No camera or microphone could be opened"),
+    "probe-refused": N_("The server refused the test call"),
+}
 MESSAGE_LIMIT = 300
 
 
@@ -210,6 +214,7 @@ async def readiness_report(request: web.Request) -> web.StreamResponse:
                 "end": end,
                 "verdict_labels": VERDICT_LABELS,
                 "device_labels": DEVICE_LABELS,
+                "problem_labels": PROBLEM_LABELS,
             },
         )
     vi = request.app[TRANSLATIONS]["vi"]
@@ -224,7 +229,7 @@ async def readiness_report(request: web.Request) -> web.StreamResponse:
             _figure(check.kbps),
             vi.gettext(DEVICE_LABELS.get(check.camera, "—")),
             vi.gettext(DEVICE_LABELS.get(check.microphone, "—")),
-            check.problem,
+            vi.gettext(PROBLEM_LABELS.get(check.problem, check.problem)),
         ]
         for number, (check, site) in enumerate(history, start=1)
     ]

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from sessions import meetings, tokens
+from sessions import devices, meetings, tokens
 from sessions.enums import MeetingStatus
 from sessions.permissions import Action
 from signaling import connection
@@ -37,8 +37,17 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _probe_owner(request: web.Request, token: str) -> str | web.StreamResponse:
-    """The test call's ticket is a join token of a meeting that can still be joined."""
+async def _probe_owner(
+    request: web.Request, token: str, device: str = ""
+) -> str | web.StreamResponse:
+    """The test call's ticket is a join token of a meeting that can still be joined, or a
+    kiosk's device link (its readiness check, meeting or not)."""
+    if device:
+        async with request.app[DB]() as db:
+            site = await devices.site_for(db, device)
+        if site is None:
+            return web.json_response({"error": "device_revoked"}, status=403)
+        return f"site:{site.id}"
     try:
         claims = tokens.verify(token, request.app[SETTINGS].session_key, request.app[CLOCK].now())
     except tokens.TokenError as exc:
@@ -52,13 +61,15 @@ async def _probe_owner(request: web.Request, token: str) -> str | web.StreamResp
 
 @routes.post("/live/probe", name="live_probe")
 async def probe(request: web.Request) -> web.StreamResponse:
-    """The pre-join test call. A valid join token is the ticket (no cookie: no CSRF)."""
+    """The pre-join test call. A valid join token or device link is the ticket (no cookie: no
+    CSRF)."""
     try:
         body = await request.json()
-        token, sdp = str(body["token"]), str(body["sdp"])
-    except (ValueError, KeyError, TypeError):
+        token, device = str(body.get("token", "")), str(body.get("device", ""))
+        sdp = str(body["sdp"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return web.json_response({"error": "bad_request"}, status=400)
-    owner = await _probe_owner(request, token)
+    owner = await _probe_owner(request, token, device)
     if not isinstance(owner, str):
         return owner
     try:
@@ -72,10 +83,13 @@ async def probe(request: web.Request) -> web.StreamResponse:
 
 @routes.delete("/live/probe/{probe_id}", name="live_probe_end")
 async def probe_end(request: web.Request) -> web.StreamResponse:
-    """Only the test call's maker ends it early: the same join token, in a header."""
+    """Only the test call's maker ends it early: the same join token or device link, in a
+    header."""
     probes = request.app[HUB].probes
     probe_id = request.match_info["probe_id"]
-    owner = await _probe_owner(request, request.headers.get("X-Join-Token", ""))
+    owner = await _probe_owner(
+        request, request.headers.get("X-Join-Token", ""), request.headers.get("X-Device", "")
+    )
     if not isinstance(owner, str):
         return owner
     if probes.owner_of(probe_id) != owner:

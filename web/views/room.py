@@ -125,6 +125,7 @@ async def kiosk(request: web.Request) -> web.StreamResponse:
         "kiosk.html",
         {
             "site": site,
+            "device": request.match_info["device"],
             "state_url": f"/kiosk/{request.match_info['device']}/state",
             "strings": strings_json(request),
         },

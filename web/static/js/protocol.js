@@ -475,11 +475,15 @@ function preferVp8(transceiver) {
 /**
  * A short test call: publish for a few seconds to the server's probe and judge the link.
  * @param {MediaStream} stream
- * @param {string} token
+ * @param {string|{device: string}} ticket a join token, or a kiosk's device link
  * @param {number} [seconds]
  * @returns {Promise<{rttMs: number|null, lossPercent: number|null, kbps: number, verdict: 'good'|'fair'|'poor'}>}
  */
-export async function testCall(stream, token, seconds = 5) {
+export async function testCall(stream, ticket, seconds = 5) {
+  const byDevice = typeof ticket !== 'string';
+  const proof = byDevice ? { device: ticket.device } : { token: ticket };
+  /** @type {Record<string, string>} */
+  const ending = byDevice ? { 'X-Device': ticket.device } : { 'X-Join-Token': ticket };
   const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
   await pc.setLocalDescription(await pc.createOffer());
@@ -491,7 +495,7 @@ export async function testCall(stream, token, seconds = 5) {
   const response = await fetch('/live/probe', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ token, sdp: pc.localDescription?.sdp ?? '' }),
+    body: JSON.stringify({ ...proof, sdp: pc.localDescription?.sdp ?? '' }),
   });
   if (!response.ok) throw new Error(`probe refused: ${response.status}`);
   const answer = await response.json();
@@ -513,7 +517,7 @@ export async function testCall(stream, token, seconds = 5) {
     }
   });
   pc.close();
-  fetch(`/live/probe/${answer.id}`, { method: 'DELETE', headers: { 'X-Join-Token': token } }).catch(() => undefined);
+  fetch(`/live/probe/${answer.id}`, { method: 'DELETE', headers: ending }).catch(() => undefined);
   return { rttMs, lossPercent, kbps, verdict: judge(rttMs, lossPercent, kbps) };
 }
 
