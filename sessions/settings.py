@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import secrets
 import tomllib
@@ -316,6 +317,13 @@ def _convert(name: str, raw: object, source: str) -> object:
             if isinstance(raw, bool):
                 raise ValueError(f"expected a whole number, got {raw!r}")
             return int(str(raw))
+        if hint is float:
+            if isinstance(raw, bool):
+                raise ValueError(f"expected a number, got {raw!r}")
+            value = float(str(raw))
+            if not math.isfinite(value):
+                raise ValueError(f"expected a number, got {raw!r}")
+            return value
         if hint is Path:
             return Path(str(raw))
         if hint is str:

@@ -371,3 +371,90 @@ async def test_bad_kiosk_input_is_refused_and_disturbs_nobody(
     finally:
         await other.close()
         await ws.close()
+
+
+async def test_an_endpoint_booked_soon_that_is_offline_or_failed_is_flagged(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    """Within the hour before a meeting: an offline endpoint and one that failed its check are
+    flagged on the dashboard and the meeting page, and told to its chair and secretary once."""
+    await sites.seed_sites(db, START)
+    await db.flush()
+    office = await sites.by_code(db, sites.PROVINCIAL_OFFICE_CODE)
+    online = await sites.by_code(db, "05977")
+    offline = await sites.by_code(db, "05983")
+    assert office is not None
+    assert online is not None
+    assert offline is not None
+    tokens = {s.id: await devices.issue(db, s, START, actor_id=None) for s in (office, online)}
+    chair = await make_user(db, "lanhdao", Role.CHAIR, full_name="Lương Văn Bình")
+    secretary = await make_user(db, "thuky", Role.SECRETARY, full_name="Vi Thị Lan")
+    meeting = await meetings.add(
+        db,
+        meetings.build(
+            title="Tiếp công dân định kỳ",
+            purpose=MeetingPurpose.RECEPTION,
+            start=START + timedelta(minutes=30),
+            end=START + timedelta(hours=2),
+            created_at=START,
+            host_site_id=office.id,
+            participant_site_ids=[online.id, offline.id],
+            chair_id=chair.id,
+            secretary_id=secretary.id,
+        ),
+        ZONE,
+    )
+    await db.commit()
+    # Kept as plain values: the checks below roll the test's session back.
+    chair_id, secretary_id, meeting_id = chair.id, secretary.id, meeting.id
+    office_id, online_id = office.id, online.id
+    online_name, offline_name = online.name, offline.name
+    kiosks = [
+        Kiosk(str(site_id), await client.ws_connect(f"/live/kiosk/{token}"), rtt=20)
+        for site_id, token in tokens.items()
+    ]
+    channel = client.app[KIOSKS]
+    try:
+        await until(lambda: {office_id, online_id} <= channel.online(), "two kiosks online")
+
+        async def notices() -> list[tuple[int | None, str]]:
+            await db.rollback()
+            rows = await db.execute(
+                select(Notification.user_id, Notification.params["site"].as_string())
+            )
+            return [(u, s) for u, s in rows]
+
+        async def told() -> bool:
+            return len(await notices()) == 2
+
+        await until(told, "the chair and the secretary told")
+        assert sorted(await notices()) == sorted(
+            [(chair_id, offline_name), (secretary_id, offline_name)]
+        )
+        await login(client, "lanhdao")
+        page = await (await client.get(f"/meetings/{meeting_id}")).text()
+        flagged = page[page.index("Điểm cầu cần xử lý trước phiên họp này") :]
+        flagged = flagged[: flagged.index("</div>")]
+        assert f"{offline_name} — Mất kết nối" in flagged
+        assert online_name not in flagged
+        dashboard = await (await client.get("/")).text()
+        assert "Điểm cầu cần xử lý trước phiên họp" in dashboard
+        assert "đang mất kết nối" in dashboard  # the notice, in words
+
+        # The online commune fails a readiness check (a weak link): it is flagged too.
+        kiosks[1].rtt = 900
+        await channel.request_checks({online_id}, actor_id=None)
+        await until(lambda: bool(kiosks[1].of_type("check_done")), "the check answered")
+        assert kiosks[1].of_type("check_done")[0]["verdict"] == "poor"
+        await until(lambda: _count(notices, 4), "the failed check told")
+        page = await (await client.get(f"/meetings/{meeting_id}")).text()
+        assert f"{online_name} — Không đạt lần kiểm tra sẵn sàng gần nhất" in page
+        await asyncio.sleep(HEARTBEAT * 3)  # more sweeps tell nobody again
+        assert len(await notices()) == 4
+    finally:
+        for kiosk in kiosks:
+            await kiosk.close()
+
+
+async def _count(notices: Callable[[], Awaitable[list[Any]]], n: int) -> bool:
+    return len(await notices()) == n

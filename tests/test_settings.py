@@ -86,6 +86,27 @@ def test_bad_environment_value(tmp_path: Path) -> None:
         load_settings(environ={"DIEMCAU_SESSION_HOURS": "mười"}, overrides={"data_dir": tmp_path})
 
 
+def test_a_number_with_a_fraction_from_the_environment_or_the_file(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={"DIEMCAU_HEARTBEAT_SECONDS": "2.5"}, overrides={"data_dir": tmp_path}
+    )
+    assert settings.heartbeat_seconds == 2.5
+    config = tmp_path / "diemcau.toml"
+    config.write_text("heartbeat_seconds = 4\n")
+    assert (
+        load_settings(config, environ={}, overrides={"data_dir": tmp_path}).heartbeat_seconds == 4
+    )
+    for bad in ("nhanh", "nan", "inf"):
+        with pytest.raises(ConfigError, match="DIEMCAU_HEARTBEAT_SECONDS"):
+            load_settings(
+                environ={"DIEMCAU_HEARTBEAT_SECONDS": bad}, overrides={"data_dir": tmp_path}
+            )
+    with pytest.raises(ConfigError, match="heartbeat_seconds must be between"):
+        load_settings(
+            environ={"DIEMCAU_HEARTBEAT_SECONDS": "0.01"}, overrides={"data_dir": tmp_path}
+        )
+
+
 def test_corrupt_secret_file(tmp_path: Path) -> None:
     load_settings(environ={}, overrides={"data_dir": tmp_path})
     (tmp_path / "secrets" / "session.key").write_text("không phải hex")

@@ -35,6 +35,7 @@ from sessions.clock import Clock
 from sessions.enums import MeetingStatus
 from sessions.errors import InvalidInput
 from sessions.models import AuditEvent, Site
+from sessions.permissions import Action, Principal
 from sessions.settings import Settings
 from signaling.hub import JOINABLE
 from signaling.limits import Rate, TokenBucket
@@ -446,6 +447,24 @@ class KioskChannel:
         self._dirty -= site_ids
 
     # ---- what the board shows ---------------------------------------------------------------
+
+    async def flags(
+        self, db: AsyncSession, principal: Principal, *, meeting_id: int | None = None
+    ) -> list[readiness.Flag]:
+        """Endpoints booked soon that are offline or failed their last check, of the meetings
+        ``principal`` may see (of one meeting, if given)."""
+        found = await readiness.flags(
+            db,
+            self._clock.now(),
+            timedelta(minutes=self._settings.readiness_lead_minutes),
+            self.online(),
+        )
+        return [
+            f
+            for f in found
+            if (meeting_id is None or f.meeting.id == meeting_id)
+            and principal.allows(Action.MEETING_VIEW, f.meeting)
+        ]
 
     def snapshot(self) -> dict[int, Presence]:
         online = self.online()

@@ -1,4 +1,4 @@
-"""The dashboard, the endpoint list and the health check."""
+"""The dashboard and the health check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sessions import cases, meetings, notifications, sites, urgent
 from sessions.permissions import Action
 from web.auth import current_user, db_of, login_required, principal_of
-from web.keys import CLOCK, SETTINGS
+from web.keys import CLOCK, KIOSKS, SETTINGS
 from web.templating import render
 
 routes = web.RouteTableDef()
@@ -38,6 +38,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         {
             "notices": await notifications.unread_for_user(db, user.id),
+            "endpoint_flags": await request.app[KIOSKS].flags(db, principal),
             # Urgent meetings still to be tied to a case: for those who may tie them.
             "tasks": [
                 m for m in await urgent.unlinked(db) if principal.allows(Action.MEETING_VIEW, m)

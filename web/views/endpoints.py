@@ -98,9 +98,7 @@ async def board(request: web.Request) -> web.StreamResponse:
         for m in await db.scalars(select(Meeting).where(Meeting.id.in_(set(rooms.values()))))
     }
     now = request.app[CLOCK].now()
-    flags = await readiness.flags(
-        db, now, timedelta(minutes=settings.readiness_lead_minutes), channel.online()
-    )
+    flags = await channel.flags(db, principal_of(request))
     rows = []
     for site in found:
         presence = live.get(site.id)
@@ -121,7 +119,6 @@ async def board(request: web.Request) -> web.StreamResponse:
         (N_("Reception offices"), [r for r in rows if r.site.kind in sites.OFFICE_KINDS]),
         (N_("Communes and wards"), [r for r in rows if r.site.kind in sites.COMMUNE_KINDS]),
     ]
-    principal = principal_of(request)
     return render(
         request,
         "sites.html",
@@ -130,7 +127,7 @@ async def board(request: web.Request) -> web.StreamResponse:
             "total": len(found),
             "online_count": sum(1 for r in rows if r.online),
             "checks": await readiness.latest_checks(db),
-            "flags": [f for f in flags if principal.allows(Action.MEETING_VIEW, f.meeting)],
+            "flags": flags,
             "verdict_labels": VERDICT_LABELS,
             "device_labels": DEVICE_LABELS,
             "timeout": int(channel.timeout),

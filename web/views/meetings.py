@@ -12,7 +12,7 @@ from sessions.errors import N_, PermissionDenied, TransitionRefused
 from sessions.permissions import Action
 from web.auth import current_user, db_of, principal_of, requires
 from web.forms import form_text
-from web.keys import CLOCK, HUB, SCHEDULER, SETTINGS
+from web.keys import CLOCK, HUB, KIOSKS, SCHEDULER, SETTINGS
 from web.paging import Page, enum_param, int_param, path_id
 from web.templating import redirect_with_flash, render
 
@@ -96,6 +96,7 @@ async def _detail(
         {
             "meeting": meeting,
             "attendance": attendance,
+            "endpoint_flags": await request.app[KIOSKS].flags(db, principal, meeting_id=meeting.id),
             "can_cancel": principal.allows(Action.MEETING_CANCEL, meeting)
             and meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.OPEN),
             # An open or live room can be ended from here too (an urgent room nobody took).
