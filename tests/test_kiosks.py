@@ -458,3 +458,37 @@ async def test_an_endpoint_booked_soon_that_is_offline_or_failed_is_flagged(
 
 async def _count(notices: Callable[[], Awaitable[list[Any]]], n: int) -> bool:
     return len(await notices()) == n
+
+
+async def test_a_signed_in_endpoint_operator_keeps_the_endpoint_online(
+    client: Client, db: AsyncSession, settings: Settings
+) -> None:
+    await sites.seed_sites(db, START)
+    await db.flush()
+    commune = await sites.by_code(db, "05977")
+    assert commune is not None
+    operator = await make_user(db, "diemcau", Role.SITE_OPERATOR)
+    operator.site_id = commune.id
+    site_id = commune.id
+    await db.commit()
+    channel = client.app[KIOSKS]
+    await login(client, "diemcau")
+    page = await (await client.get("/")).text()
+    assert f'data-presence="{HEARTBEAT}"' in page  # the page beats (web/static/js/page.js)
+    token = await csrf_of(client, "/")
+    beat = {"browser": "Firefox", "browser_version": "128.0"}
+    sent = await client.post("/presence", json=beat, headers={"X-CSRF-Token": token})
+    assert sent.status == 200
+    assert site_id in channel.online()
+    states = await board_states(client)
+    assert states["05977"] == "yes"
+    assert "Firefox 128.0" in await (await client.get("/sites")).text()
+    bad = await client.post(
+        "/presence", json={"browser": "x" * 500}, headers={"X-CSRF-Token": token}
+    )
+    assert bad.status == 400
+    assert "browser" in (await bad.json())["fields"]
+    assert site_id in channel.online()  # a bad report changes nothing
+    # The page closed: no more beats, and the endpoint goes offline after the timeout.
+    await until(lambda: site_id not in channel.online(), "offline once the beats stop")
+    assert (await board_states(client))["05977"] == "no"

@@ -355,6 +355,21 @@ class KioskChannel:
             )
         link.send({"type": "check_done", "check": check.id, "verdict": check.verdict})
 
+    def operator_beat(self, site_id: int, report: readiness.Report) -> None:
+        """A signed-in endpoint operator's page is open: the endpoint is staffed. A kiosk's own
+        report, when it has one connected, is kept."""
+        now, tick = self._clock.now(), time.monotonic()
+        presence = self.presence.get(site_id)
+        if presence is None:
+            presence = self.presence[site_id] = Presence(site_id, "operator", now, now, tick)
+        if site_id not in self.links:
+            presence.source, presence.report = "operator", report
+        presence.last_seen, presence.seen_monotonic = now, tick
+        if presence.online_since is None:
+            presence.online_since = now
+        presence.heartbeats += 1
+        self._dirty.add(site_id)
+
     # ---- staff actions --------------------------------------------------------------------
 
     async def request_checks(self, site_ids: set[int], *, actor_id: int | None) -> list[int]:

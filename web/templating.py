@@ -172,6 +172,7 @@ def render(
         "error_text": error_text,
         "notice": notice,
         "message": message,
+        "heartbeat_seconds": settings.heartbeat_seconds,
         "errors": {},
         "error_params": {},
         "values": {},

@@ -17,7 +17,7 @@ from sessions.meetings import local_day_bounds
 from sessions.models import EndpointPresence, Meeting, Site
 from sessions.permissions import Action
 from web import documents, registers
-from web.auth import current_user, db_of, principal_of, requires
+from web.auth import current_user, db_of, login_required, principal_of, requires
 from web.forms import form_text
 from web.i18n import show_datetime
 from web.keys import CLOCK, HUB, KIOSKS, RENDERER, SETTINGS, TEMPLATES, TRANSLATIONS
@@ -134,6 +134,25 @@ async def board(request: web.Request) -> web.StreamResponse:
             "today": now.astimezone(settings.zone).date(),
         },
     )
+
+
+@routes.post("/presence", name="presence")
+@login_required
+async def operator_presence(request: web.Request) -> web.StreamResponse:
+    """An endpoint operator's heartbeat (``web/static/js/page.js``): its endpoint is staffed."""
+    user = current_user(request)
+    if user.site_id is None:
+        return web.json_response({"error": "no_endpoint"}, status=400)
+    try:
+        raw = await request.json()
+    except ValueError:
+        raw = None
+    try:
+        report = readiness.Report.parse(raw)
+    except InvalidInput as exc:
+        return web.json_response({"error": "bad_report", "fields": exc.field_errors}, status=400)
+    request.app[KIOSKS].operator_beat(user.site_id, report)
+    return web.json_response({"ok": True, "heartbeat": request.app[SETTINGS].heartbeat_seconds})
 
 
 @routes.post("/sites/check", name="sites_check")

@@ -67,3 +67,22 @@ for (const picker of document.querySelectorAll('[data-picker]')) {
 for (const button of document.querySelectorAll('[data-print]')) {
   button.addEventListener('click', () => window.print());
 }
+
+/**
+ * An endpoint operator's page says, every heartbeat, that its endpoint is staffed (the endpoint
+ * board shows it online with this browser), as a kiosk does on its own channel.
+ */
+const presence = Number(document.body.dataset.presence ?? 0);
+if (presence > 0) {
+  const found = navigator.userAgent.match(/(Chromium|Chrome|Firefox|Edg)\/([\d.]+)/);
+  const report = found
+    ? { browser: found[1] === 'Edg' ? 'Edge' : found[1], browser_version: found[2].slice(0, 32) }
+    : { browser: 'other', browser_version: '' };
+  const beat = () => fetch('/presence', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': document.body.dataset.csrf ?? '' },
+    body: JSON.stringify(report),
+  }).catch(() => undefined);
+  beat();
+  window.setInterval(beat, presence * 1000);
+}
