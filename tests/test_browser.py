@@ -33,7 +33,7 @@ from sessions.models import Attendance, Meeting, Recording, Site
 from sessions.settings import Settings, load_settings
 from sessions.tokens import JoinClaims, RoomRole
 from tests.conftest import PASSWORD, ZONE, make_user
-from web import tls
+from web import kiosk_setup, tls
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -685,3 +685,59 @@ async def test_two_editors_converge_on_the_minutes_and_a_conflict_is_merged(
     assert content["outstanding"] == "Đơn giá bồi thường"  # the chair's own change kept
     assert content["issues"] == "Bồi thường đất nông nghiệp"
     assert content["opinions"][0]["who"] == "Hoàng Văn Sáng"
+
+
+async def test_a_kiosk_set_up_by_its_policy_joins_with_no_prompt_and_no_click(
+    stage: Stage,
+    sdb: AsyncSession,
+    netns: Netns,
+    tmp_path: Path,
+    pages: Callable[..., Awaitable[Page]],
+) -> None:
+    """The managed policy ``diemcau site kiosk --setup`` writes, read by Chromium from
+    /etc/chromium/policies/managed (bind-mounted in a private mount namespace, so this machine's
+    own /etc is untouched): camera and microphone allowed for our origin without a prompt, sound
+    playing without a click. Chromium runs without the fake-UI flag that accepts prompts."""
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    chair = await pages("chair")
+    await join_as_chair(chair, stage, world["meeting"].id)
+    kiosk_url = f"{stage.url}/kiosk/{world['kiosk_a']}"
+    setup = kiosk_setup.write(tmp_path / "kiosk", kiosk_url)
+    etc = tmp_path / "etc-chromium"
+    (etc / "policies" / "managed").mkdir(parents=True)
+    # Only the policy: the bind mount hides /etc/chromium's master_preferences, which a kiosk
+    # does not need.
+    policy_file = etc / "policies" / "managed" / kiosk_setup.POLICY_NAME
+    shutil.copyfile(setup.folder / kiosk_setup.POLICY_NAME, policy_file)
+    assert "--kiosk" in (setup.folder / kiosk_setup.AUTOSTART_NAME).read_text()
+    wrapper = tmp_path / "chromium-with-policy"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'exec unshare -m --propagation private sh -c \'mount --bind "$0" /etc/chromium && '
+        f'exec {netns.chromium} "$@"\' {etc} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    bare = [
+        a
+        for a in CHROMIUM_ARGS
+        if a not in ("--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required")
+    ]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(wrapper), args=bare)
+        try:
+            kiosk = await (await browser.new_context()).new_page()
+            await kiosk.goto(kiosk_url)
+            await kiosk.wait_for_function(
+                "() => window.diemcau && window.diemcau.session.state === 'live'", timeout=30_000
+            )
+            # The camera was granted by the policy (no prompt was answered) ...
+            assert await kiosk.get_attribute("#app", "data-camera") == "true"
+            await wait_for(lambda: _renders(kiosk, world["chair"].full_name))
+            # ... and the chair's sound plays though nobody clicked.
+            await kiosk.wait_for_function(
+                "() => [...document.querySelectorAll('audio')].some((a) => !a.paused)",
+                timeout=20_000,
+            )
+        finally:
+            await browser.close()

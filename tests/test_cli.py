@@ -110,6 +110,33 @@ def test_site_kiosk_link(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "no endpoint with code 99999" in capsys.readouterr().err
 
 
+def test_site_kiosk_setup_writes_what_the_pc_needs(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "kiosk-05977"
+    assert main(["site", "kiosk", "05977", "--setup", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "install.sh" in out
+    policy = json.loads((folder / "diemcau.json").read_text())
+    # Our origin only, and nothing else granted.
+    assert policy["VideoCaptureAllowedUrls"] == ["http://127.0.0.1:8080"]
+    assert policy["AudioCaptureAllowedUrls"] == ["http://127.0.0.1:8080"]
+    assert policy["AutoplayAllowlist"] == ["http://127.0.0.1:8080"]
+    entry = (folder / "diemcau-kiosk.desktop").read_text()
+    exec_line = next(line for line in entry.splitlines() if line.startswith("Exec="))
+    assert exec_line.startswith("Exec=chromium --kiosk ")
+    assert "http://127.0.0.1:8080/kiosk/" in exec_line
+    # The entry holds the device link: readable by its owner only; the folder too.
+    assert (folder / "diemcau-kiosk.desktop").stat().st_mode & 0o077 == 0
+    assert folder.stat().st_mode & 0o077 == 0
+    script = (folder / "install.sh").read_text()
+    assert "/etc/chromium/policies/managed/diemcau.json" in script
+    assert subprocess.run(["sh", "-n", str(folder / "install.sh")], check=False).returncode == 0
+    assert not (folder / "ca.pem").exists()  # plain HTTP: no CA to install
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -23,7 +23,7 @@ from sessions.errors import N_, Conflict, InvalidInput
 from sessions.identity import IdentityVault
 from sessions.models import Recording
 from sessions.settings import ConfigError, Settings, load_settings
-from web import i18n, tls
+from web import i18n, kiosk_setup, tls
 from web.app import create_app
 
 
@@ -252,9 +252,31 @@ def cmd_site_kiosk(args: argparse.Namespace) -> int:
     if token is None:
         print(f"error: no endpoint with code {args.code} (see /sites)", file=sys.stderr)
         return 2
+    url = f"{settings.effective_public_url}/kiosk/{token}"
+    if args.setup is not None:
+        ca = _local_ca(settings)
+        written = kiosk_setup.write(args.setup, url, ca)
+        print(f"Kiosk files for endpoint {args.code} in {written.folder} (the previous link stops")
+        print("working). Copy the folder to the endpoint's PC and run install.sh there")
+        print("(docs/kiosk-setup.md):")
+        for path in written.files:
+            print(f"  {path.name}")
+        if settings.tls_cert is not None and ca is None:
+            print("warning: the server is on TLS but no ca.pem was found beside its certificate;")
+            print("install the CA on the PC by hand.")
+        return 0
     print(f"Kiosk link for endpoint {args.code} (shown once; the previous link stops working):")
-    print(f"  {settings.effective_public_url}/kiosk/{token}")
+    print(f"  {url}")
     return 0
+
+
+def _local_ca(settings: Settings) -> Path | None:
+    """The local CA that signed the server's certificate (``diemcau gen-cert`` puts it beside
+    the certificate), when the server is on TLS."""
+    if settings.tls_cert is None:
+        return None
+    found = settings.tls_cert.with_name("ca.pem")
+    return found if found.is_file() else None
 
 
 async def _verify(settings: Settings) -> list[str]:
@@ -422,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     site_sub = site.add_subparsers(dest="site_command", required=True)
     kiosk = site_sub.add_parser("kiosk", help="issue a new kiosk link for an endpoint")
     kiosk.add_argument("code", help="endpoint code, e.g. 05977 or TCD-LS")
+    kiosk.add_argument(
+        "--setup",
+        type=Path,
+        metavar="DIR",
+        help="also write what the endpoint's PC needs to boot into its kiosk (Chromium policy, "
+        "autostart entry, local CA, install.sh) into DIR",
+    )
     kiosk.set_defaults(func=cmd_site_kiosk)
 
     demo_cmd = sub.add_parser("demo", help="add sample cases, meetings and users")
