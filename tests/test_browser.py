@@ -741,3 +741,35 @@ async def test_a_kiosk_set_up_by_its_policy_joins_with_no_prompt_and_no_click(
             )
         finally:
             await browser.close()
+
+
+async def test_staff_check_an_idle_kiosk_from_the_board_and_see_its_verdict(
+    stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
+) -> None:
+    """The board's "Kiểm tra" reaches the idle kiosk at once; the kiosk makes its test call to
+    the server (the pre-join probe, its device link as the ticket) and the verdict is shown."""
+    world = await arrange(sdb, status=MeetingStatus.SCHEDULED)
+    await make_user(sdb, "canbo", Role.OFFICER, full_name="Hoàng Thị Mai")
+    await sdb.commit()
+    stage.start()
+    kiosk = await pages("kiosk")
+    await kiosk.goto(f"{stage.url}/kiosk/{world['kiosk_a']}")
+    await kiosk.wait_for_selector("#next-meetings li")
+    officer = await pages("officer")
+    await sign_in(officer, stage, "canbo")
+    await officer.goto(f"{stage.url}/sites")
+    row = f"tr[data-site='{world['a'].code}']"
+    await officer.wait_for_selector(f"{row}[data-online=yes]")
+    assert "Chrom" in await officer.inner_text(f"{row} td:nth-child(4)")
+    await officer.click(f"{row} button[name=site]")
+    await officer.wait_for_url(f"{stage.url}/sites#checks")
+
+    async def verdict() -> bool:
+        await officer.goto(f"{stage.url}/sites")
+        text = await officer.inner_text(f"{row} td:nth-child(7)")
+        return "Tốt" in text or "Trung bình" in text
+
+    await wait_for(verdict, timeout=40)
+    history = await (await officer.goto(f"{stage.url}/sites/readiness")).text()  # type: ignore[union-attr]
+    assert world["a"].name in history
+    assert "hoạt động / hoạt động" in history  # camera and microphone worked in the test call

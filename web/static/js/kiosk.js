@@ -189,20 +189,26 @@ async function runCheck(checkId) {
   try {
     if (session) {
       result = { ...(await linkFigures()) };
+      result.camera = await deviceState('videoinput', 'camera');
+      result.microphone = await deviceState('audioinput', 'microphone');
     } else {
       const local = await openDevices();
       const tracks = local.stream;
       if (!tracks) throw new Error('no-devices');
       try {
         const figures = await testCall(tracks, { device });
-        result = { rtt_ms: figures.rttMs, loss_percent: figures.lossPercent, kbps: figures.kbps };
         lastLink = { rtt_ms: figures.rttMs, loss_percent: figures.lossPercent, kbps: figures.kbps };
+        // The devices as the test call had them, before they are let go.
+        const live = (/** @type {MediaStreamTrack[]} */ list) => list.some((track) => track.readyState === 'live');
+        result = {
+          ...lastLink,
+          camera: live(tracks.getVideoTracks()) ? 'on' : await deviceState('videoinput', 'camera'),
+          microphone: live(tracks.getAudioTracks()) ? 'on' : await deviceState('audioinput', 'microphone'),
+        };
       } finally {
         if (tracks !== stream) tracks.getTracks().forEach((track) => track.stop());
       }
     }
-    result.camera = await deviceState('videoinput', 'camera');
-    result.microphone = await deviceState('audioinput', 'microphone');
   } catch (error) {
     // A problem code the server shows in words (see PROBLEM_LABELS), or the browser's own.
     const text = String(error instanceof Error ? error.message : error);
