@@ -163,6 +163,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    loop = None
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -170,6 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ssl_context=ssl_context,
         print=None,
         access_log=None,
+        loop=loop,
     )
     return 0
 

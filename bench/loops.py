@@ -1,0 +1,135 @@
+"""The event loop under the forwarder: ``python -m bench.loops [--json] [--rounds N]``.
+
+Two project servers (``diemcau serve``) side by side, one on the standard library's asyncio
+loop (the baseline) and one with ``event_loop = "uvloop"``, the same publisher (640x480 30 fps
+VP8 + Opus, pre-encoded) and K raw-RTP subscribers as ``bench.sfu``; cases alternate between
+the two servers, round after round, so drift on this shared machine hits both alike. Reported:
+server CPU per case (median over rounds), the ratio uvloop / asyncio, and each loop's cost per
+received and per forwarded packet in ``bench.sfu``'s units.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.client import encode_opus, encode_vp8
+from bench.harness import free_port, process, project_env, slope_through_origin, wait_http
+from bench.sfu import CaseResult, Media, ProjectTarget, prepare_project, run_case
+from signaling.media.adapter import restrict_host_addresses
+
+KS: tuple[int | None, ...] = (None, 0, 1, 4, 8, 16)
+
+
+def _costs(
+    cases: dict[int | None, float], pps: dict[int | None, tuple[float, float]]
+) -> dict[str, Any]:
+    """µs of server CPU per received packet (publisher alone, idle subtracted) and per
+    forwarded packet (slope over K ≥ 1, the publisher-alone case subtracted)."""
+    idle, alone = cases.get(None), cases.get(0)
+    out: dict[str, Any] = {}
+    if idle is not None and alone is not None and pps[0][0]:
+        out["us_per_received_packet"] = round((alone - idle) / 100 / pps[0][0] * 1e6, 1)
+    if alone is not None:
+        ks = [k for k in cases if k is not None and k >= 1]
+        xs = [pps[k][1] for k in ks]
+        ys = [(cases[k] - alone) / 100 for k in ks]
+        if xs:
+            out["us_per_forwarded_packet"] = round(slope_through_origin(xs, ys) * 1e6, 1)
+    return out
+
+
+def _label(k: int | None) -> str:
+    return "idle" if k is None else f"k{k}"
+
+
+async def run(rounds: int) -> dict[str, Any]:
+    media = Media(video=encode_vp8(640, 480, 60, noisy=True), audio=encode_opus(1.0))
+    results: dict[str, list[CaseResult]] = {"asyncio": [], "uvloop": []}
+    with tempfile.TemporaryDirectory(prefix="diemcau-loops-") as tmp:
+        dirs = {name: Path(tmp) / name for name in results}
+        prepared = {name: prepare_project(d) for name, d in dirs.items()}
+        ports = {name: free_port() for name in results}
+        envs = {name: project_env(dirs[name], ports[name]) for name in results}
+        envs["uvloop"]["DIEMCAU_EVENT_LOOP"] = "uvloop"
+        with (
+            process(["-m", "web.cli", "serve"], envs["asyncio"]) as plain,
+            process(["-m", "web.cli", "serve"], envs["uvloop"]) as fast,
+            restrict_host_addresses(("127.0.0.1",)),
+        ):
+            procs = {"asyncio": plain, "uvloop": fast}
+            for name, proc in procs.items():
+                await wait_http(f"http://127.0.0.1:{ports[name]}/healthz", proc)
+            async with aiohttp.ClientSession() as session:
+                targets = {
+                    name: ProjectTarget(
+                        f"http://127.0.0.1:{ports[name]}",
+                        procs[name].pid,
+                        prepared[name][0],
+                        prepared[name][1],
+                        session,
+                    )
+                    for name in results
+                }
+                for number in range(rounds):
+                    for k in KS:
+                        order = ("asyncio", "uvloop") if number % 2 == 0 else ("uvloop", "asyncio")
+                        for name in order:
+                            case = await run_case(targets[name], media, k)
+                            results[name].append(case)
+                            print(
+                                f"round {number + 1} {name:>7} K={k}: server "
+                                f"{case.server_cpu_pct:5.1f}%  fps min "
+                                f"{min(case.fps) if case.fps else 0:5.1f}",
+                                file=sys.stderr,
+                            )
+    out: dict[str, Any] = {
+        "command": f"python -m bench.loops --json --rounds {rounds}",
+        "rounds": rounds,
+    }
+    medians: dict[str, dict[int | None, float]] = {}
+    for name, cases in results.items():
+        per_k: dict[int | None, float] = {}
+        pps: dict[int | None, tuple[float, float]] = {}
+        for k in KS:
+            these = [c for c in cases if c.k == (-1 if k is None else k)]
+            per_k[k] = statistics.median(c.server_cpu_pct for c in these)
+            pps[k] = (
+                statistics.median(c.received_pps for c in these),
+                statistics.median(c.forwarded_pps for c in these),
+            )
+        medians[name] = per_k
+        out[name] = {
+            "server_cpu_pct": {
+                ("idle" if k is None else f"k{k}"): round(v, 2) for k, v in per_k.items()
+            },
+            "min_fps": min((min(c.fps) for c in cases if c.fps), default=None),
+            **_costs(per_k, pps),
+        }
+    out["ratio_uvloop_over_asyncio_cpu"] = {
+        _label(k): round(medians["uvloop"][k] / medians["asyncio"][k], 2)
+        for k in KS
+        if medians["asyncio"][k]
+    }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.rounds))
+    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else result)
+
+
+if __name__ == "__main__":
+    main()
