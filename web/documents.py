@@ -19,10 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from docx import Document
-from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Cm, Mm, Pt
 
 from sessions.models import ConclusionNotice, MinutesVersion
 
@@ -166,6 +162,12 @@ def _docx(
     content = version.content
     facts: Mapping[str, Any] = content.get("facts", {})
     moment, clock = _moment(zone), _clock(zone)
+    # Imported here: python-docx costs the server ~7 MiB it only needs for this download.
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Cm, Mm, Pt
+
     doc = Document()
     section = doc.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT

@@ -9,9 +9,6 @@ from datetime import date
 from gettext import NullTranslations
 
 import jinja2
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
 
 from sessions import labels
 from sessions.errors import N_
@@ -91,6 +88,11 @@ def table_xlsx(
     issuing_office: str,
 ) -> bytes:
     """A register-like sheet: the office, the title, the range, numbered column heads, rows."""
+    # Imported here: openpyxl costs the server ~9 MiB it only needs for an export.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
     _ = translations.gettext
     book = Workbook()
     sheet = book.active
