@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -26,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.harness import cpu_seconds, free_port, process, project_env, rss_mib, wait_http
 from sessions import db as database
 from sessions import devices, sites
 from sessions.enums import SiteKind
@@ -34,31 +32,12 @@ from sessions.settings import load_settings
 
 WINDOW = 30.0  # seconds of CPU measured in each state
 HEARTBEAT = 10.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 async def _cpu_share(pid: int, seconds: float) -> float:
-    before, started = _cpu_seconds(pid), time.monotonic()
+    before, started = cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(seconds)
-    return 100 * (_cpu_seconds(pid) - before) / (time.monotonic() - started)
+    return 100 * (cpu_seconds(pid) - before) / (time.monotonic() - started)
 
 
 async def _prepare(data_dir: Path, count: int) -> list[str]:
@@ -127,37 +106,14 @@ async def run(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="diemcau-presence-") as tmp:
         data_dir = Path(tmp) / "data"
         tokens = await _prepare(data_dir, count)
-        port = _free_port()
-        env = {
-            **os.environ,
-            "DIEMCAU_DATA_DIR": str(data_dir),
-            "DIEMCAU_PORT": str(port),
-            "DIEMCAU_HOST": "127.0.0.1",
-            "DIEMCAU_HEARTBEAT_SECONDS": str(HEARTBEAT),
-        }
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "web.cli",
-            "serve",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=(Path(tmp) / "server.log").open("w"),
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
+        port = free_port()
+        env = {**project_env(data_dir, port), "DIEMCAU_HEARTBEAT_SECONDS": str(HEARTBEAT)}
+        with process(["-m", "web.cli", "serve"], env) as server:
+            await wait_http(f"http://127.0.0.1:{port}/healthz", server)
             connector = aiohttp.TCPConnector(limit=0)  # one connection per kiosk, no pool cap
             async with aiohttp.ClientSession(connector=connector) as session:
-                for _ in range(300):
-                    try:
-                        async with session.get(f"{base}/healthz") as response:
-                            if response.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
                 await asyncio.sleep(2)
-                idle_rss = _rss_mib(server.pid)
+                idle_rss = rss_mib(server.pid)
                 idle_cpu = await _cpu_share(server.pid, WINDOW)
                 kiosks = [Kiosk(session, f"ws://127.0.0.1:{port}/live/kiosk/{t}") for t in tokens]
                 started = time.monotonic()
@@ -172,17 +128,12 @@ async def run(count: int) -> dict[str, Any]:
                 for kiosk in kiosks:
                     kiosk.rtts.clear()
                 busy_cpu = await _cpu_share(server.pid, WINDOW)
-                busy_rss = _rss_mib(server.pid)
+                busy_rss = rss_mib(server.pid)
                 rtts = [r for k in kiosks for r in k.rtts]
                 for kiosk in kiosks:
                     assert kiosk.task is not None
                     kiosk.task.cancel()
                 await asyncio.gather(*(k.task for k in kiosks if k.task), return_exceptions=True)
-        finally:
-            if server.returncode is None:
-                server.terminate()
-            print((Path(tmp) / "server.log").read_text()[-3000:], file=sys.stderr)
-            await asyncio.wait_for(server.wait(), timeout=30)
     return {
         "command": f"python -m bench.presence --json --kiosks {count}",
         "kiosks": count,
