@@ -173,6 +173,7 @@ async def _hello(
             raise protocol.ProtocolError("token_signed_out")
         claims = await hub.named(claims)
         room = await hub.room_for(claims.meeting_id)
+        hub.admit_new(room, claims.subject)
         participant = await room.join(claims, connection, recording_ack=message.recording_ack)
     except protocol.ProtocolError as exc:
         connection.close(exc.error_id)

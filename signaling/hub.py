@@ -18,6 +18,7 @@ from sessions.settings import Settings
 from sessions.tokens import JoinClaims
 from signaling import protocol
 from signaling.journal import DbJournal
+from signaling.load import LoadMonitor
 from signaling.media.adapter import restrict_host_addresses
 from signaling.media.quality import profile
 from signaling.peer import CandidatePolicy
@@ -41,10 +42,12 @@ class Hub:
         self._db = db
         self.clock = clock
         self.settings = settings
+        self.load = LoadMonitor()
         self.media = MediaConfig(
             ice_servers=settings.ice_servers,
             candidate_policy=CandidatePolicy.from_settings(settings.ice_allowed_remote),
             reconnect_grace=float(settings.reconnect_grace_seconds),
+            shedding=lambda: self.load.saturated,
         )
         self.rooms: dict[int, Room] = {}
         self.probes = Probes(settings)
@@ -71,6 +74,7 @@ class Hub:
         )
 
     async def room_for(self, meeting_id: int) -> Room:
+        self.load.start()  # measured from the first room on
         room = self.rooms.get(meeting_id)
         if room is not None and not room.ended:
             return room
@@ -82,6 +86,9 @@ class Hub:
                 meeting = await db.get(Meeting, meeting_id)
             if meeting is None or meeting.status not in JOINABLE:
                 raise protocol.ProtocolError("meeting_not_open")
+            if self.load.saturated:
+                self.load.refuse()
+                raise protocol.ProtocolError("server_busy")
             room = Room(
                 RoomPolicy(
                     meeting_id=meeting_id,
@@ -109,6 +116,8 @@ class Hub:
     async def _closed(self, room: Room) -> None:
         if self.rooms.get(room.policy.meeting_id) is room:
             del self.rooms[room.policy.meeting_id]
+        if not self.rooms:
+            await self.load.close()  # nothing to carry, nothing to watch; the next room starts it
 
     async def end_meeting(self, meeting_id: int) -> bool:
         room = self.rooms.get(meeting_id)
@@ -156,7 +165,14 @@ class Hub:
             )
         return out
 
+    def admit_new(self, room: Room, subject: str) -> None:
+        """A saturated process takes nobody new; whoever is already in the room comes back."""
+        if self.load.saturated and room.by_subject(subject) is None:
+            self.load.refuse()
+            raise protocol.ProtocolError("server_busy")
+
     async def close(self) -> None:
+        await self.load.close()
         for room in list(self.rooms.values()):
             await room.close()
         self.rooms.clear()

@@ -48,6 +48,10 @@ ERRORS: dict[str, str] = {
         "You signed out or your sign-in expired. Sign in again, then enter the meeting room."
     ),
     "rate_limited": N_("Too many messages of this kind; this one was not handled."),
+    "server_busy": N_(
+        "The server is at its capacity and takes nobody new for now; those already in the "
+        "meeting go on. Try again in a few minutes."
+    ),
     "internal": N_("The server failed to handle the request."),
 }
 

@@ -23,6 +23,7 @@ from sessions.permissions import room_allows
 from sessions.settings import IceServer
 from sessions.tokens import JoinClaims
 from signaling import protocol
+from signaling.load import SHED_VIDEO_BPS
 from signaling.media.quality import QualityProfile
 from signaling.media.source import MediaSink, Source
 from signaling.participant import Connection, Participant
@@ -74,6 +75,8 @@ class MediaConfig:
     ice_servers: tuple[IceServer, ...]
     candidate_policy: CandidatePolicy
     reconnect_grace: float
+    # True while the process is saturated: video is capped lower (``signaling.load``).
+    shedding: Callable[[], bool] = lambda: False
 
 
 class RoomJournal(Protocol):
@@ -377,6 +380,8 @@ class Room:
 
     def _bitrate_cap(self, source: Source) -> int:
         cap = self.policy.quality.video_kbps * 1000
+        if self.media.shedding():
+            cap = min(cap, SHED_VIDEO_BPS) if cap else SHED_VIDEO_BPS
         rembs = [
             remb
             for sink in source.sinks

@@ -744,3 +744,48 @@ async def test_under_loss_and_jitter_video_keeps_flowing(
     # Losses were repaired by retransmission on the server's legs, as operators see it.
     assert sum(p["retransmitted"] for p in status["participants"]) > 0
     assert status["journal_failures"] == 0
+
+
+async def test_a_saturated_server_takes_nobody_new_and_keeps_those_already_in(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    """Past capacity, a newcomer and a new room are refused with ``server_busy``; those admitted
+    keep their media, a reconnecting one is taken back, and video is capped lower (shed before
+    audio). The load is forced here; ``signaling.load`` measures it from the event loop."""
+    meeting = await make_meeting(db)
+    other = await make_meeting(db)
+    chair, site1 = await joined(clients, db, meeting.id, n_sites=1)
+    await wait_until(lambda: all_see_all([chair, site1], 10))
+    hub = server.app[HUB]
+    assert hub.load.saturated is False
+    hub.load.forced = True
+    newcomer = await clients(meeting.id, "site:2", "Điểm cầu 2", RoomRole.SITE)
+    refused = await newcomer.connect()
+    assert refused["id"] == "server_busy"
+    assert refused["message"] == ERRORS["server_busy"]
+    elsewhere = await clients(other.id, "site:3", "Điểm cầu 3", RoomRole.SITE)
+    assert (await elsewhere.connect())["id"] == "server_busy"
+    assert other.id not in hub.rooms
+    assert hub.load.status()["refused"] == 2
+    # Those already in go on.
+    await flowing([chair, site1], 10)
+    # Video is shed: the publisher's encoder follows the lower cap (audio is not capped).
+    assert site1.publish_pc is not None
+    sender = next(t.sender for t in site1.publish_pc.getTransceivers() if t.kind == "video")
+
+    def target() -> int | None:
+        encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+        return getattr(encoder, "target_bitrate", None)
+
+    await wait_until(lambda: (target() or 10**9) <= 250_000, timeout=15)
+    # A participant whose connection drops is taken back, with its place.
+    pid = site1.participant_id
+    await site1.drop_socket()
+    back = await clients(meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE)
+    welcome = await back.connect()
+    assert welcome["resumed"] is True
+    assert welcome["participant_id"] == pid
+    # When the load falls, newcomers are taken again.
+    hub.load.forced = False
+    again = await clients(meeting.id, "site:2", "Điểm cầu 2", RoomRole.SITE)
+    assert (await again.connect())["type"] == "welcome"

@@ -102,4 +102,5 @@ async def probe_end(request: web.Request) -> web.StreamResponse:
 @requires(Action.LIVE_ROOMS)
 async def rooms(request: web.Request) -> web.StreamResponse:
     """Operators' view of what is live in this process."""
-    return web.json_response({"rooms": request.app[HUB].status()})
+    hub = request.app[HUB]
+    return web.json_response({"rooms": hub.status(), "load": hub.load.status()})
