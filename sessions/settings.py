@@ -108,6 +108,11 @@ class Settings:
     ice_allowed_remote: tuple[str, ...] = ()  # networks remote candidates must be in; empty: any
     reconnect_grace_seconds: int = 30
     max_message_bytes: int = 262144
+    # Past these the server refuses new participants and rooms (server_busy) and caps video:
+    # the event loop late by this many milliseconds on average over 5 s, or the loop's thread
+    # busy this many percent of the time. 0 turns that measure off.
+    busy_loop_lag_ms: int = 100
+    busy_cpu_percent: int = 90
     # Recordings.
     recordings_dir: Path | None = None  # empty: <data_dir>/recordings
     recording_retention_days: int = 3650  # then deleted, unless the case is on legal hold
@@ -173,6 +178,10 @@ class Settings:
             raise ConfigError("login_lockout_minutes must be between 1 and 1440")
         if self.event_loop not in ("asyncio", "uvloop"):
             raise ConfigError('event_loop must be "asyncio" or "uvloop"')
+        if not 0 <= self.busy_loop_lag_ms <= 10_000:
+            raise ConfigError("busy_loop_lag_ms must be between 0 (off) and 10000")
+        if not 0 <= self.busy_cpu_percent <= 100:
+            raise ConfigError("busy_cpu_percent must be between 0 (off) and 100")
         if not 0.2 <= self.heartbeat_seconds <= 300:
             raise ConfigError("heartbeat_seconds must be between 0.2 and 300")
         if not 5 <= self.readiness_lead_minutes <= 24 * 60:

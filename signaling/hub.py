@@ -18,7 +18,7 @@ from sessions.settings import Settings
 from sessions.tokens import JoinClaims
 from signaling import protocol
 from signaling.journal import DbJournal
-from signaling.load import LoadMonitor
+from signaling.load import Limits, LoadMonitor
 from signaling.media.adapter import restrict_host_addresses
 from signaling.media.quality import profile
 from signaling.peer import CandidatePolicy
@@ -42,7 +42,7 @@ class Hub:
         self._db = db
         self.clock = clock
         self.settings = settings
-        self.load = LoadMonitor()
+        self.load = LoadMonitor(Limits.from_settings(settings))
         self.media = MediaConfig(
             ice_servers=settings.ice_servers,
             candidate_policy=CandidatePolicy.from_settings(settings.ice_allowed_remote),

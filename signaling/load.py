@@ -2,11 +2,13 @@
 what it already carries.
 
 Every ``interval`` a task sleeps and measures how late the event loop woke it (the loop's lag: the
-forwarder, the signalling and the pages all wait behind it) and how much CPU the process used.
-Over the last ``window`` the process is *saturated* when the loop was late by more than
-``lag_limit`` on average or the process used more than ``cpu_limit`` of a core. While it is, a new
-participant or a new room is refused with ``server_busy`` (people already admitted go on,
-reconnecting ones included), and publishers' video is capped lower, so video is shed before audio.
+forwarder, the signalling and the pages all wait behind it) and how much CPU the loop's own thread
+used (the recorder's and the encoders' threads are left out: they delay nobody's packets). Over the
+last ``window`` the process is *saturated* when the loop was late by more than ``lag_limit`` on
+average or its thread was busy more than ``cpu_limit`` of the time; a limit of 0 is not judged.
+While it is, a new participant or a new room is refused with ``server_busy`` (people already
+admitted go on, reconnecting ones included), and publishers' video is capped lower, so video is
+shed before audio.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sessions.settings import Settings
 
 SHED_VIDEO_BPS = 250_000  # each publisher's video while saturated (audio is never capped)
 
@@ -25,12 +30,24 @@ SHED_VIDEO_BPS = 250_000  # each publisher's video while saturated (audio is nev
 class Limits:
     interval: float = 0.25
     window: float = 5.0
-    lag_limit: float = 0.1  # seconds late, on average over the window
-    cpu_limit: float = 0.9  # of one core, over the window
+    lag_limit: float = 0.1  # seconds late, on average over the window; 0: not judged
+    cpu_limit: float = 0.9  # share of the window the loop's thread was busy; 0: not judged
 
     def __post_init__(self) -> None:
         if not 0 < self.interval < self.window:
             raise ValueError("the interval must be positive and shorter than the window")
+        if self.lag_limit < 0 or self.cpu_limit < 0:
+            raise ValueError("a limit is positive, or 0 for not judged")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            lag_limit=settings.busy_loop_lag_ms / 1000, cpu_limit=settings.busy_cpu_percent / 100
+        )
+
+    @property
+    def judged(self) -> bool:
+        return self.lag_limit > 0 or self.cpu_limit > 0
 
 
 class LoadMonitor:
@@ -44,7 +61,7 @@ class LoadMonitor:
         self.refused = 0
 
     def start(self) -> None:
-        if self._task is None:
+        if self._task is None and self.limits.judged:
             self._task = asyncio.create_task(self._watch())
 
     async def close(self) -> None:
@@ -58,13 +75,13 @@ class LoadMonitor:
 
     async def _watch(self) -> None:
         interval = self.limits.interval
-        self._cpu.append((time.monotonic(), time.process_time()))
+        self._cpu.append((time.monotonic(), time.thread_time()))
         while True:
             before = time.monotonic()
             await asyncio.sleep(interval)
             now = time.monotonic()
             self._lags.append(max(0.0, now - before - interval))
-            self._cpu.append((now, time.process_time()))
+            self._cpu.append((now, time.thread_time()))
 
     @property
     def lag(self) -> float:
@@ -81,7 +98,8 @@ class LoadMonitor:
     def saturated(self) -> bool:
         if self.forced is not None:
             return self.forced
-        return self.lag > self.limits.lag_limit or self.cpu > self.limits.cpu_limit
+        lag, cpu = self.limits.lag_limit, self.limits.cpu_limit
+        return (lag > 0 and self.lag > lag) or (cpu > 0 and self.cpu > cpu)
 
     def refuse(self) -> None:
         self.refused += 1

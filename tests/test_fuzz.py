@@ -17,7 +17,7 @@ from sessions.models import Base, Case, CaseParty, Meeting, Site, User
 from sessions.settings import Settings
 from tests.conftest import Client, csrf_from
 from tests.test_permissions import _sign_in, build_world
-from web.keys import SCHEDULER
+from web.keys import KIOSKS, SCHEDULER
 
 # Tables a refusal may write to: the audit trail (refusals are audited) and the sign-in's own.
 MAY_CHANGE = {"audit_events", "audit_head", "web_sessions", "login_failures"}
@@ -160,10 +160,15 @@ async def test_no_form_or_query_parameter_breaks_the_server_or_half_saves(
         f"/meetings/{meeting.id}/recordings": ["x"],
     }
     token = await _sign_in(client, "truongban", world.password)  # leader, officer, cleared
-    # The timetable runs on real time, the test's clock is fixed: keep its jobs from changing
-    # the database between two snapshots.
+    # The timetable and the kiosk channel's sweep (readiness flags, presence) run on real time,
+    # the test's clock is fixed: keep them from changing the database between two snapshots (a
+    # booking accepted a moment earlier would otherwise be flagged in the middle of the next).
     assert client.app is not None
     client.app[SCHEDULER].scheduler.pause()
+    channel = client.app[KIOSKS]
+    for task in channel.tasks:
+        task.cancel()
+    await asyncio.gather(*channel.tasks, return_exceptions=True)
     loop = asyncio.get_running_loop()
     failures: list[str] = []
 

@@ -15,6 +15,7 @@ from bench.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
 from sessions.clock import FixedClock
 from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
+from tests.conftest import IN_PROCESS
 from tests.factories import token
 from tests.live.support import LOOPBACK, ClientFactory
 from web.app import create_app
@@ -32,6 +33,7 @@ def settings(tmp_path: Path, sqlite_template: Path) -> Settings:
             "database_url": f"sqlite:///{db_path}",
             "reconnect_grace_seconds": 3,
             **LOOPBACK,
+            **IN_PROCESS,
         },
     )
 

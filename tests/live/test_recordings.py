@@ -49,8 +49,8 @@ from sessions.models import Attendance, AuditEvent, Notification, Recording, Sit
 from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
+from tests.conftest import IN_PROCESS, csrf_of, login, make_user
 from tests.conftest import Client as WebClient
-from tests.conftest import csrf_of, login, make_user
 from tests.factories import make_meeting, shown, token
 from tests.live.support import (
     LOOPBACK,
@@ -355,7 +355,7 @@ async def test_a_killed_server_leaves_recoverable_files(
     data = tmp_path / "data"
     data.mkdir()
     shutil.copyfile(sqlite_template, data / "diemcau.sqlite3")
-    settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK})
+    settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK, **IN_PROCESS})
     engine = database.create_async(settings.effective_database_url)
     async with database.session_factory(engine, settings.audit_key)() as db:
         # Planned around now: the server's scheduler must not end it as overdue.
