@@ -9,11 +9,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -101,36 +103,45 @@ class CpuWindow:
         return used / (time.monotonic() - self.started_at), used
 
 
+class Server(subprocess.Popen[bytes]):
+    """A server process whose standard error goes to a file (never a pipe nobody reads: a
+    chatty server would block on it once the pipe is full)."""
+
+    log: Any
+
+    def log_tail(self, size: int = 2000) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return str(self.log.read().decode(errors="replace")[-size:])
+
+
 @contextlib.contextmanager
-def process(
-    args: Sequence[str], env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
+def process(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[Server]:
+    with tempfile.TemporaryFile(prefix="diemcau-bench-") as log:
+        proc = Server(
+            [sys.executable, *args],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        proc.log = log
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
-async def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+async def wait_http(url: str, proc: Server, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"server exited: {err[-2000:]}")
+                raise RuntimeError(f"server exited: {proc.log_tail()}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.post(url) if url.endswith("/reset") else session.get(url) as r:
                     if r.status < 500:

@@ -1,5 +1,5 @@
 """A day of sessions on one server process: ``python -m bench.soak [--json] [--meetings N]
-[--seconds S]``.
+[--seconds S] [--probe [--trace]]``.
 
 One ``diemcau serve`` process hosts N recorded meetings one after another, each with four
 endpoints (a chair and three sites, every one publishing pre-encoded VP8 640x480 and Opus, every
@@ -8,14 +8,21 @@ each meeting (once its room is gone and its files closed) the server's RSS, thre
 descriptors are read from /proc; the baseline is the same figures before the first meeting.
 Target: after the last, RSS within 30 MB of its value after the first, threads and fds back to
 their value before the first.
+
+With ``--probe`` the server runs under ``bench.soak_probe``: after each meeting's figures are
+read, it reports the media and server objects it still holds (against before the first meeting)
+and its RSS before and after returning freed heap to the system (``malloc_trim``); ``--trace``
+adds tracemalloc's lines that allocated most (slower).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -100,6 +107,22 @@ def _extra(now: list[str], then: list[str]) -> list[str]:
     return left
 
 
+async def probe(pid: int, report: Path, before: int) -> dict[str, Any]:
+    """Ask the probed server (``bench.soak_probe``) for its report and wait for it."""
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(600):
+        await asyncio.sleep(0.1)
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            found: dict[str, Any] = json.loads(await asyncio.to_thread(report.read_text))
+            if found["report"] > before:
+                return found
+    raise TimeoutError("the probed server did not report")
+
+
+def _grown(now: dict[str, int], then: dict[str, int]) -> dict[str, int]:
+    return {k: v - then.get(k, 0) for k, v in now.items() if v - then.get(k, 0) > 0}
+
+
 def figures(pid: int) -> dict[str, float]:
     return {"rss_mib": round(rss_mib(pid), 1), "threads": threads_of(pid), "fds": fds_of(pid)}
 
@@ -134,32 +157,53 @@ async def one_meeting(
             await client.close()
 
 
-async def run(count: int, seconds: float) -> dict[str, Any]:
+async def run(count: int, seconds: float, probed: bool, trace: bool) -> dict[str, Any]:
     media = Media(video=encode_vp8(640, 480, 60, noisy=True), audio=encode_opus(1.0))
-    after: list[dict[str, float]] = []
+    after: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="diemcau-soak-") as tmp:
         key, made = prepare(Path(tmp), count)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
+        env = project_env(tmp, port)
+        report = Path(tmp) / "probe.json"
+        command = ["-m", "web.cli", "serve"]
+        if probed:
+            command = ["-m", "bench.soak_probe", "serve"]
+            env["DIEMCAU_SOAK_REPORT"] = str(report)
+            if trace:
+                env["PYTHONTRACEMALLOC"] = "1"
         with (
-            process(["-m", "web.cli", "serve"], project_env(tmp, port)) as server,
+            process(command, env) as server,
             restrict_host_addresses(("127.0.0.1",)),
         ):
             await wait_http(f"{url}/healthz", server)
             await asyncio.sleep(2)
-            before = figures(server.pid)
+            before: dict[str, Any] = figures(server.pid)
             names_before, fds_before = thread_names(server.pid), fd_targets(server.pid)
+            held: dict[str, Any] = {}
+            if probed:
+                held = await probe(server.pid, report, 0)
+                before["rss_after_trim_mib"] = held["rss_after_trim_mib"]
             async with aiohttp.ClientSession() as session:
                 for number, meeting_id in enumerate(made, start=1):
                     await one_meeting(url, key, meeting_id, media, seconds, session)
                     await asyncio.sleep(SETTLE)
                     after.append(figures(server.pid))
+                    if probed:
+                        found = await probe(server.pid, report, number)
+                        after[-1]["rss_after_trim_mib"] = found["rss_after_trim_mib"]
+                        after[-1]["objects_grown"] = _grown(found["objects"], held["objects"])
+                        after[-1]["tasks"] = found["tasks"]
+                        if trace:
+                            after[-1]["allocated_most"] = found["grown_since_first"][:10]
                     print(f"meeting {number}: {after[-1]}", file=sys.stderr)
             extra_threads = _extra(thread_names(server.pid), names_before)
             extra_fds = _extra(fd_targets(server.pid), fds_before)
     first, last = after[0], after[-1]
     return {
-        "command": f"python -m bench.soak --json --meetings {count} --seconds {seconds:g}",
+        "command": f"python -m bench.soak --json --meetings {count} --seconds {seconds:g}"
+        + (" --probe" if probed else "")
+        + (" --trace" if trace else ""),
         "meetings": count,
         "endpoints_per_meeting": 1 + SITES,
         "seconds_per_meeting": seconds,
@@ -179,8 +223,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--meetings", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--probe", action="store_true", help="report what the server holds")
+    parser.add_argument("--trace", action="store_true", help="with --probe: tracemalloc too")
     args = parser.parse_args()
-    result = asyncio.run(run(args.meetings, args.seconds))
+    result = asyncio.run(run(args.meetings, args.seconds, args.probe, args.trace))
     print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else result)
 
 
