@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -40,12 +41,24 @@ class Probe:
         self.count = 0
 
     def __call__(self, _signum: int, _frame: FrameType | None) -> None:
+        try:
+            result = self._report()
+        except Exception as exc:  # a signal handler's exception would stop the server
+            result = {"error": repr(exc)}
+        self.count += 1
+        result["report"] = self.count
+        temporary = self.report.with_suffix(".tmp")
+        temporary.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        temporary.replace(self.report)
+
+    def _report(self) -> dict[str, Any]:
         gc.collect()
         kinds: Counter[str] = Counter()
         for obj in gc.get_objects():
             kind = type(obj)
-            if kind.__module__.split(".")[0] in PACKAGES:
-                kinds[f"{kind.__module__}.{kind.__qualname__}"] += 1
+            module = kind.__dict__.get("__module__", getattr(kind, "__module__", ""))
+            if isinstance(module, str) and module.split(".")[0] in PACKAGES:
+                kinds[f"{module}.{kind.__qualname__}"] += 1
         try:
             tasks = len(asyncio.all_tasks())
         except RuntimeError:
@@ -63,13 +76,11 @@ class Probe:
             ]
             result["traced_mib"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
         result["rss_before_trim_mib"] = round(_rss_mib(), 1)
+        started = time.perf_counter()
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+        result["trim_ms"] = round((time.perf_counter() - started) * 1000, 2)
         result["rss_after_trim_mib"] = round(_rss_mib(), 1)
-        self.count += 1
-        result["report"] = self.count
-        temporary = self.report.with_suffix(".tmp")
-        temporary.write_text(json.dumps(result, ensure_ascii=False, indent=1))
-        temporary.replace(self.report)
+        return result
 
 
 def main() -> None:

@@ -63,6 +63,11 @@ def _prepare_sqlite_dir(url: URL) -> None:
 def create_async(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = _url(url, asynchronous=True)
     _prepare_sqlite_dir(parsed)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # Under aiosqlite each connection is a thread and three file descriptors: keep one at
+        # rest; those a burst opens beyond it are closed when returned (bench.soak).
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 15)
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

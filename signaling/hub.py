@@ -37,8 +37,10 @@ class Hub:
         clock: Clock,
         settings: Settings,
         recorder_factory: RecorderFactory | None = None,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._recorder_factory = recorder_factory
+        self._on_idle = on_idle  # the last room closed: give back what meetings used
         self._db = db
         self.clock = clock
         self.settings = settings
@@ -118,6 +120,8 @@ class Hub:
             del self.rooms[room.policy.meeting_id]
         if not self.rooms:
             await self.load.close()  # nothing to carry, nothing to watch; the next room starts it
+            if self._on_idle is not None:
+                self._on_idle()
 
     async def end_meeting(self, meeting_id: int) -> bool:
         room = self.rooms.get(meeting_id)

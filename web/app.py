@@ -23,7 +23,7 @@ from sessions.models import Notification, Site
 from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub, RecorderFactory, media_network
-from web import documents, i18n, kiosks, templating
+from web import documents, i18n, kiosks, resting, templating
 from web.auth import auth_middleware
 from web.errors import error_middleware
 from web.keys import (
@@ -41,6 +41,7 @@ from web.keys import (
     TRANSLATIONS,
     VAULT,
     WATCHERS,
+    WORKERS,
 )
 from web.views import (
     account,
@@ -98,6 +99,13 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    workers = resting.Workers(asyncio.get_running_loop())
+    app[WORKERS] = workers
+    yield
+    workers.close()
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = database.create_async(app[SETTINGS].effective_database_url, pool_pre_ping=True)
     app[ENGINE] = engine
@@ -152,7 +160,13 @@ def _recorder_factory(app: web.Application) -> RecorderFactory:
 
 async def _hub(app: web.Application) -> AsyncIterator[None]:
     with media_network(app[SETTINGS]):
-        hub = Hub(app[DB], app[CLOCK], app[SETTINGS], recorder_factory=_recorder_factory(app))
+        hub = Hub(
+            app[DB],
+            app[CLOCK],
+            app[SETTINGS],
+            recorder_factory=_recorder_factory(app),
+            on_idle=lambda: app[WORKERS].rest_soon(lambda: not app[HUB].rooms),
+        )
         app[HUB] = hub
         yield
         await hub.close()
@@ -231,6 +245,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[VAULT] = IdentityVault(settings.identity_key)
     app[WATCHERS] = MinutesWatchers()
     app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.append(_workers)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_recordings)
     app.cleanup_ctx.append(_hub)

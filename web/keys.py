@@ -18,6 +18,7 @@ from sessions.scheduler import MeetingScheduler
 from sessions.settings import Settings
 from signaling.hub import Hub
 from web.kiosks import KioskChannel
+from web.resting import Workers
 from web.watchers import MinutesWatchers
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -39,4 +40,5 @@ STORE = web.AppKey("store", RecordingStore)
 COMBINES = web.AppKey("combines", set[asyncio.Task[None]])  # combined files in the making
 WATCHERS = web.AppKey("minutes_watchers", MinutesWatchers)
 RENDERER = web.AppKey("renderer", concurrent.futures.ProcessPoolExecutor)  # PDFs, off the loop
+WORKERS = web.AppKey("workers", Workers)  # the loop's default executor, renewed at rest
 KIOSKS = web.AppKey("kiosks", KioskChannel)  # the kiosks' push channel and endpoint presence

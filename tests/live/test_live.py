@@ -33,7 +33,7 @@ from tests.live.support import (
     wait_until,
 )
 from web.i18n import load_translations
-from web.keys import HUB
+from web.keys import HUB, WORKERS
 from web.ui_strings import translated
 
 
@@ -438,6 +438,9 @@ async def test_end_meeting_closes_everything(
     chair, site1, site2 = await joined(clients, db, meeting.id)
     await wait_until(lambda: all_see_all([chair, site1, site2], 10))
     hub = server.app[HUB]
+    workers = server.app[WORKERS]
+    meeting_threads = workers.prefix + "_"
+    await asyncio.to_thread(lambda: None)  # the meeting's executor has a thread, at least
     room = hub.rooms[meeting.id]
     peers = [pc for p in room.present() for pc in (p.publish.pc, p.subscribe.pc) if pc]  # type: ignore[union-attr]
     sources = room.sources()
@@ -464,6 +467,13 @@ async def test_end_meeting_closes_everything(
     # Nothing is left running: no task, no decoder thread (the server never started one).
     await wait_until(lambda: len(asyncio.all_tasks()) <= baseline_tasks, timeout=10)
     assert not [t.name for t in threading.enumerate() if t.name.endswith("-decoder")]
+    # Once the last room closed, the server rested: the executor the meeting used was renewed
+    # and its threads end.
+    await wait_until(lambda: workers.rested == 1)
+    assert workers.prefix + "_" != meeting_threads
+    await wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith(meeting_threads)]
+    )
     # A meeting that ended cannot be joined again.
     late = await clients(meeting.id, "site:3", "Điểm cầu 3", RoomRole.SITE)
     refused = await late.connect()
