@@ -21,6 +21,7 @@ WHAT = {
     "meeting.removed": N_("removed by the chair"),
     "meeting.interruption": N_("interruption"),
     "meeting.resume": N_("reconnected"),
+    "meeting.restart": N_("the server restarted: no sound or image"),
     "meeting.chair.mute": N_("muted by the chair"),
     "meeting.chair.give_floor": N_("given the floor"),
     "meeting.chair.admit": N_("admitted"),

@@ -112,7 +112,9 @@ async def recover(
         except (av.FFmpegError, OSError) as exc:
             log.warning("could not make a playable copy of %s: %s", row.relative_path, exc)
             result, copy_digest, copy_size = Remuxed(0, 0, 0), "", 0
-        gap["from"] = (row.started_at + timedelta(milliseconds=result.duration_ms)).isoformat()
+        # The file ends where its last packet does, not when the server came back.
+        last_packet = row.started_at + timedelta(milliseconds=result.duration_ms)
+        gap["from"] = last_packet.isoformat()
         async with db_factory() as db, db.begin():
             await catalog.finish_row(
                 db,
@@ -120,7 +122,7 @@ async def recover(
                 status=RecordingStatus.INTERRUPTED,
                 sha256=digest,
                 size=size,
-                at=now,
+                at=last_packet,
                 video_frames=result.video_frames,
                 audio_frames=result.audio_frames,
                 duration_ms=result.duration_ms,
@@ -142,7 +144,7 @@ async def recover(
                 status=RecordingStatus.COMPLETE,
                 sha256=copy_digest,
                 size=copy_size,
-                at=now,
+                at=last_packet,
                 video_frames=result.video_frames,
                 audio_frames=result.audio_frames,
                 duration_ms=result.duration_ms,

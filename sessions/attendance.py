@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, select, update
@@ -12,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from sessions import audit, labels
 from sessions.enums import AttendanceOutcome
 from sessions.ids import whole_number
-from sessions.models import Attendance, Meeting, MeetingInvitee, Site, User
+from sessions.models import Attendance, AuditEvent, Meeting, MeetingInvitee, Site, User
 
 
 def subject_columns(subject: str) -> dict[str, int | None]:
@@ -52,6 +53,68 @@ async def record_join(
     db.add(row)
     await db.flush()
     return row.id
+
+
+def subject_of(row: Attendance) -> str:
+    """The token subject an attendance row was written for (``subject_columns`` reversed)."""
+    if row.user_id is not None:
+        return f"user:{row.user_id}"
+    if row.invitee_id is not None:
+        return f"invitee:{row.invitee_id}"
+    return f"site:{row.site_id}"
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A presence a previous server process left open: its holder was in the room when the
+    process stopped, and comes back as who it was, admitted."""
+
+    subject: str
+    attendance_id: int
+    participant_id: str | None  # the room's id for it, from the trail
+
+
+@dataclass(frozen=True)
+class LeftOver:
+    unfinished: dict[str, Unfinished]
+    removed: frozenset[str]  # sent out by the chair: they wait to be admitted again
+    last_known: datetime | None  # the last moment the trail knew the meeting alive
+
+
+async def left_over(db: AsyncSession, meeting_id: int) -> LeftOver:
+    """What a previous process knew of a live meeting's room, from attendance and the trail."""
+    rows = list(
+        await db.scalars(
+            select(Attendance)
+            .where(Attendance.meeting_id == meeting_id, Attendance.joined_at.is_not(None))
+            .order_by(Attendance.id)
+        )
+    )
+    events = (
+        await db.execute(
+            select(AuditEvent.action, AuditEvent.at, AuditEvent.details)
+            .where(AuditEvent.object_type == "meeting", AuditEvent.object_id == str(meeting_id))
+            .order_by(AuditEvent.id)
+        )
+    ).all()
+    ids: dict[str, str] = {}
+    for action, _at, details in events:
+        if action == "meeting.join" and isinstance(details, dict):
+            subject, participant = details.get("subject"), details.get("participant")
+            if isinstance(subject, str) and isinstance(participant, str):
+                ids[subject] = participant
+    unfinished = {
+        subject_of(row): Unfinished(subject_of(row), row.id, ids.get(subject_of(row)))
+        for row in rows
+        if row.left_at is None
+    }
+    removed = frozenset(
+        subject_of(row)
+        for row in rows
+        if row.outcome is AttendanceOutcome.REMOVED and subject_of(row) not in unfinished
+    )
+    last = max((at for _action, at, _details in events), default=None)
+    return LeftOver(unfinished, removed, last)
 
 
 async def record_leave(

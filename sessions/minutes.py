@@ -51,6 +51,7 @@ INTERRUPTIONS = {
     "meeting.dropped": N_("connection lost"),
     "meeting.interruption": N_("interruption"),
     "meeting.resume": N_("reconnected"),
+    "meeting.restart": N_("the server restarted: no sound or image"),
     "recording.failure": N_("recording interrupted (storage)"),
     "recording.pause": N_("recording paused"),
     "recording.resume": N_("recording resumed"),
@@ -230,7 +231,8 @@ async def facts_of(db: AsyncSession, meeting: Meeting) -> dict[str, Any]:
         "attendance": present,
         "interruptions": [
             {
-                "at": e.at.isoformat(),
+                "at": e.details.get("from") or e.at.isoformat(),
+                "until": e.details.get("to") if e.action == "meeting.restart" else None,
                 "what": INTERRUPTIONS[e.action],
                 "who": names.get(str(e.details.get("subject") or e.details.get("by") or ""), ""),
             }

@@ -103,6 +103,8 @@ class Hub:
                 on_closed=self._closed,
             )
             room.live = meeting.status is MeetingStatus.LIVE
+            if room.live:  # a previous process stopped during the meeting
+                await room.restore()
             if (
                 self._recorder_factory is not None
                 and meeting.recording_policy is not RecordingPolicy.NEVER

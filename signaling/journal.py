@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sessions import attendance, audit, lifecycle
 from sessions.clock import Clock
-from sessions.enums import AttendanceOutcome, MeetingStatus
+from sessions.enums import AttendanceOutcome, MeetingStatus, RecordingStatus
+from sessions.models import Recording
 from signaling.participant import Participant
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,45 @@ class DbJournal:
                 self.meeting_id,
                 {"participant": participant.id, "subject": participant.claims.subject},
             )
+
+    async def restore(self) -> attendance.LeftOver:
+        """The room reopens on a live meeting: a previous server process stopped with people in
+        it. Their presences stay open (they come back as who they were, admitted); the gap is
+        recorded, from the last moment the record knew the meeting alive to now, and counted
+        as an interruption of each presence."""
+        nothing = attendance.LeftOver({}, frozenset(), None)
+        now = self._clock.now()
+        try:
+            async with self._db() as db, db.begin():
+                found = await attendance.left_over(db, self.meeting_id)
+                last_packet = await db.scalar(
+                    select(func.max(Recording.ended_at)).where(
+                        Recording.meeting_id == self.meeting_id,
+                        Recording.status == RecordingStatus.INTERRUPTED,
+                    )
+                )
+                known = [t for t in (found.last_known, last_packet) if t is not None]
+                for unfinished in found.unfinished.values():
+                    await attendance.record_interruption(db, unfinished.attendance_id)
+                await audit.record(
+                    db,
+                    now,
+                    None,
+                    "meeting.restart",
+                    "meeting",
+                    self.meeting_id,
+                    {
+                        "from": max(known).isoformat() if known else None,
+                        "to": now.isoformat(),
+                        "cause": "server_restart",
+                        "subjects": sorted(found.unfinished),
+                    },
+                )
+            return found
+        except Exception:
+            self.failures += 1
+            log.exception("meeting %s: could not restore the room's record", self.meeting_id)
+            return nothing
 
     @_recorded
     async def went_live(self) -> None:

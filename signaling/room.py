@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from sessions.enums import AttendanceOutcome
 from sessions.permissions import room_allows
@@ -28,6 +28,9 @@ from signaling.media.quality import QualityProfile
 from signaling.media.source import MediaSink, Source
 from signaling.participant import Connection, Participant
 from signaling.peer import CandidatePolicy, PublishPeer, SubscribePeer, rtc_configuration
+
+if TYPE_CHECKING:
+    from sessions import attendance
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ class RoomJournal(Protocol):
 
     async def resumed(self, participant: Participant) -> None: ...
 
+    async def restore(self) -> attendance.LeftOver: ...
+
     async def went_live(self) -> None: ...
 
     async def ended(self, by: Participant | None) -> None: ...
@@ -116,6 +121,8 @@ class Room:
         self.journal = journal
         self.participants: dict[str, Participant] = {}
         self.removed_subjects: set[str] = set()
+        # Who a previous server process left in the room, by subject (see ``restore``).
+        self.left_over: dict[str, attendance.Unfinished] = {}
         self.floor: str | None = None
         self.active_speaker: str | None = None
         self.ended = False
@@ -211,6 +218,9 @@ class Room:
             existing.recording_ack = existing.recording_ack or recording_ack
             await self._resume(existing, connection)
             return existing
+        restored = self.left_over.pop(claims.subject, None)
+        if restored is not None:
+            return await self._restore(restored, claims, connection, recording_ack)
         waiting = claims.subject in self.removed_subjects or (
             self.policy.waiting_room and not room_allows(claims.role, "skip_waiting_room")
         )
@@ -227,6 +237,41 @@ class Room:
             self._send_waiting_list()
         else:
             await self._enter(participant)
+        return participant
+
+    async def restore(self) -> None:
+        """Reopened on a live meeting (the server process stopped during it): those who were in
+        come back as who they were, admitted, without a new attendance; those the chair had
+        sent out wait to be admitted again."""
+        found = await self.journal.restore()
+        self.left_over = dict(found.unfinished)
+        self.removed_subjects |= found.removed
+
+    async def _restore(
+        self,
+        restored: attendance.Unfinished,
+        claims: JoinClaims,
+        connection: Connection,
+        recording_ack: bool,
+    ) -> Participant:
+        known = restored.participant_id
+        participant = Participant(
+            id=known if known and known not in self.participants else uuid.uuid4().hex[:12],
+            claims=claims,
+            state="present",
+            connection=connection,
+            recording_ack=recording_ack,
+            attendance_id=restored.attendance_id,
+            interruptions=1,
+        )
+        self.participants[participant.id] = participant
+        self._welcome(participant, resumed=True)
+        self._mark("resume", claims.name)
+        self.broadcast(
+            protocol.ParticipantJoined(participant.info(self.floor)), exclude=participant
+        )
+        await self.journal.resumed(participant)
+        self._update_subscriptions()
         return participant
 
     def _mark(self, kind: str, text: str) -> None:

@@ -261,7 +261,8 @@ def _docx(
         )
     for item in facts.get("interruptions", []):
         who = f"{item['who']}: " if item.get("who") else ""
-        para(f"{clock(item['at'])} — {who}{_(item['what'])}", indent=False)
+        until = f"–{clock(item['until'])}" if item.get("until") else ""
+        para(f"{clock(item['at'])}{until} — {who}{_(item['what'])}", indent=False)
     para(_("III. Content"), bold=True, indent=False)
     sections = (
         [

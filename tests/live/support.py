@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RtpPacket
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,3 +135,61 @@ class PacketAudit:
             await original(data, arrival_time_ms)
 
         transport._handle_rtp_data = handle
+
+
+@dataclass
+class Served:
+    """A real ``diemcau serve`` process on loopback over a data folder, to be killed and
+    started again like a server in production."""
+
+    data: Path
+    port: int = field(default_factory=lambda: 18000 + os.getpid() % 1000)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "DIEMCAU_DATA_DIR": str(self.data),
+            "DIEMCAU_PORT": str(self.port),
+            "DIEMCAU_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
+            "DIEMCAU_ICE_ALLOWED_REMOTE": '["127.0.0.1/32"]',
+            "DIEMCAU_LOG_LEVEL": "WARNING",
+        }
+        env.pop("DIEMCAU_DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(f"{self.url}healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("the server did not start")
+
+    def kill(self) -> None:
+        """No goodbye, no flush, no manifest."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

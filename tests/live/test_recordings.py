@@ -9,15 +9,11 @@ import fractions
 import json
 import os
 import shutil
-import signal
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import av
 import pytest
 from aiohttp.test_utils import TestServer
@@ -55,6 +51,7 @@ from tests.factories import make_meeting, shown, token
 from tests.live.support import (
     LOOPBACK,
     ClientFactory,
+    Served,
     all_see_all,
     flowing,
     joined,
@@ -363,66 +360,34 @@ async def test_a_killed_server_leaves_recoverable_files(
             db, recording=RecordingPolicy.ALWAYS, start=datetime.now(UTC) - timedelta(minutes=5)
         )
         meeting_id = meeting.id
-    port = 18000 + os.getpid() % 1000
-    env = {
-        **os.environ,
-        "DIEMCAU_DATA_DIR": str(data),
-        "DIEMCAU_PORT": str(port),
-        "DIEMCAU_ICE_HOST_ADDRESSES": '["127.0.0.1"]',
-        "DIEMCAU_ICE_ALLOWED_REMOTE": '["127.0.0.1/32"]',
-        "DIEMCAU_LOG_LEVEL": "WARNING",
-    }
-    env.pop("DIEMCAU_DATABASE_URL", None)
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    async def healthy() -> None:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("server did not start")
-
-    proc = start()
+    server = Served(data)
+    server.start()
     publisher = Client(
-        f"http://127.0.0.1:{port}/",
+        server.url,
         token(settings.session_key, meeting_id, "site:2", "UBND Phường Đông Kinh", RoomRole.SITE),
         video=SyntheticVideoTrack,
         audio=SyntheticAudioTrack,
     )
     try:
-        await healthy()
+        await server.ready()
         with restrict_host_addresses(("127.0.0.1",)):
             await publisher.connect()
             await publisher.publish()
             # The server writes as it goes: wait until the file holds a few seconds.
             await wait_until(lambda: _written(settings.recordings_root) > 100_000, timeout=30)
-        proc.send_signal(signal.SIGKILL)  # no goodbye, no flush, no manifest
-        proc.wait(timeout=10)
+        server.kill()
     finally:
         await publisher.close()
-        if proc.poll() is None:
-            proc.kill()
+        server.stop()
     async with database.session_factory(engine, settings.audit_key)() as db:
         (open_row,) = list(await db.scalars(select(Recording)))
         assert open_row.status is RecordingStatus.RECORDING
-    proc = start()  # the next start recovers
+    restarted_at = datetime.now(UTC)
+    server.start()  # the next start recovers
     try:
-        await healthy()
+        await server.ready()
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        server.stop()
     async with database.session_factory(engine, settings.audit_key)() as db:
         rows = {r.kind: r for r in await db.scalars(select(Recording))}
         actions = set(await db.scalars(select(AuditEvent.action)))
@@ -433,6 +398,13 @@ async def test_a_killed_server_leaves_recoverable_files(
     assert store.hash(interrupted.relative_path) == (interrupted.sha256, interrupted.size_bytes)
     assert copy.status is RecordingStatus.COMPLETE
     assert copy.recovered_from_id == interrupted.id
+    # The interrupted file ends at its last packet, before the server came back.
+    for row in (interrupted, copy):
+        assert row.ended_at is not None
+        assert row.started_at is not None
+        assert row.duration_ms
+        assert row.ended_at == row.started_at + timedelta(milliseconds=row.duration_ms)
+        assert row.ended_at.replace(tzinfo=UTC) < restarted_at
     video, audio, seconds = decode_counts(store.resolve(copy.relative_path))
     assert seconds > 0
     assert video > 0
