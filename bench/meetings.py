@@ -55,6 +55,7 @@ from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
 
 ENDPOINTS = 3  # per meeting: the chair and two communes
+JOIN_TIMEOUT = 90.0  # seconds for a meeting's three endpoints to join and publish
 
 
 @dataclass
@@ -83,6 +84,8 @@ class Case:
     server_rss_mib: float
     generator_cpu_pct: float
     fps: list[float]
+    refused_meetings: int = 0  # refused at hello (server_busy): the overload guard at work
+    failed_meetings: int = 0  # an endpoint could not join within JOIN_TIMEOUT
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,8 @@ class Case:
             "server_rss_mib": round(self.server_rss_mib, 1),
             "generator_cpu_pct": round(self.generator_cpu_pct, 1),
             "fps": summary(self.fps),
+            "refused_meetings": self.refused_meetings,
+            "failed_meetings": self.failed_meetings,
             "all_at_target": self.all_at_target,
         }
 
@@ -134,24 +139,34 @@ async def join_meeting(
     url: str, key: bytes, meeting_id: int, media: Media, session: aiohttp.ClientSession
 ) -> list[Endpoint]:
     people = [("user:1", RoomRole.CHAIR)] + [(f"site:{n}", RoomRole.SITE) for n in (3, 4)]
-    endpoints = []
-    for subject, role in people:
-        claims = tokens.JoinClaims(meeting_id, subject, subject, role, int(time.time()) + 3600)
-        counter = RawRtpCounter()
-        client = Client(
-            url,
-            tokens.sign(claims, key),
-            video=lambda: PreEncodedVideoTrack(media.video),
-            audio=lambda: PreEncodedAudioTrack(media.audio),
-            decode=False,
-            count_frames=False,
-            session=session,
-            on_subscribe_pc=counter.attach,
-        )
-        endpoints.append(Endpoint(client, counter))
-        await client.connect()
-        await client.publish()
+    endpoints: list[Endpoint] = []
+    try:
+        for subject, role in people:
+            claims = tokens.JoinClaims(meeting_id, subject, subject, role, int(time.time()) + 3600)
+            counter = RawRtpCounter()
+            client = Client(
+                url,
+                tokens.sign(claims, key),
+                video=lambda: PreEncodedVideoTrack(media.video),
+                audio=lambda: PreEncodedAudioTrack(media.audio),
+                decode=False,
+                count_frames=False,
+                session=session,
+                on_subscribe_pc=counter.attach,
+            )
+            endpoints.append(Endpoint(client, counter))
+            first = await client.connect()
+            if first["type"] == "error":  # server_busy past capacity: the meeting is not held
+                raise Refused(first.get("id", "error"))
+            await client.publish()
+    except BaseException:  # refused, timed out (a machine past its capacity) or cancelled
+        await asyncio.gather(*(e.client.close() for e in endpoints), return_exceptions=True)
+        raise
     return endpoints
+
+
+class Refused(Exception):
+    """The server refused an endpoint of the meeting (``server_busy`` when saturated)."""
 
 
 async def run_case(
@@ -162,9 +177,19 @@ async def run_case(
     async with aiohttp.ClientSession() as session:
         try:
             joined = await asyncio.gather(
-                *(join_meeting(url, key, m, media, session) for m in meeting_ids[:count])
+                *(
+                    asyncio.wait_for(join_meeting(url, key, m, media, session), JOIN_TIMEOUT)
+                    for m in meeting_ids[:count]
+                ),
+                return_exceptions=True,
             )
-            endpoints = [e for meeting in joined for e in meeting]
+            refused = [str(r) for r in joined if isinstance(r, Refused)]
+            failed = [
+                type(r).__name__
+                for r in joined
+                if isinstance(r, BaseException) and not isinstance(r, Refused)
+            ]
+            endpoints = [e for meeting in joined if isinstance(meeting, list) for e in meeting]
             await until(lambda: all(e.sees_everyone() for e in endpoints), 60.0)
             await asyncio.sleep(WARMUP)
             start = time.monotonic()
@@ -180,6 +205,8 @@ async def run_case(
                 server_rss_mib=rss_mib(pid),
                 generator_cpu_pct=100 * generator_share,
                 fps=[f for e in endpoints for f in e.fps_between(start, end)],
+                refused_meetings=len(refused),
+                failed_meetings=len(failed),
             )
         finally:
             for endpoint in endpoints:
@@ -199,7 +226,11 @@ def report(cases: list[Case]) -> dict[str, Any]:
     first_failing = next((c for c in loaded if not c.all_at_target), None)
     limited_by = "none: every count tried held"
     if first_failing is not None:
-        if first_failing.server_cpu_pct >= 90:
+        if first_failing.failed_meetings and not first_failing.refused_meetings:
+            limited_by = "machine: endpoints could not join in time (both processes busy)"
+        elif first_failing.refused_meetings:
+            limited_by = "server: saturated, it refused new meetings (server_busy)"
+        elif first_failing.server_cpu_pct >= 90:
             limited_by = "server"
         elif first_failing.generator_cpu_pct >= 90:
             limited_by = "load generator"
@@ -247,10 +278,15 @@ async def main_async(counts: list[int]) -> dict[str, Any]:
                 print(
                     f"M={count:>3}  server {case.server_cpu_pct:5.1f}%  generator "
                     f"{case.generator_cpu_pct:5.1f}%  streams {len(case.fps):>3}  fps min "
-                    f"{fps['min']:5.1f} median {fps['median']:5.1f}",
+                    f"{fps['min']:5.1f} median {fps['median']:5.1f}  refused "
+                    f"{case.refused_meetings}",
                     file=sys.stderr,
                 )
-                if count and not case.all_at_target and case.server_cpu_pct >= 90:
+                if (
+                    count
+                    and not case.all_at_target
+                    and (case.server_cpu_pct >= 90 or case.refused_meetings)
+                ):
                     break  # past the server's capacity: larger counts tell nothing more
     return report(cases)
 
