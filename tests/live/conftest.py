@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from sessions.settings import Settings, load_settings
 from sessions.tokens import RoomRole
 from tests.conftest import IN_PROCESS
 from tests.factories import token
-from tests.live.support import LOOPBACK, ClientFactory
+from tests.live.support import LOOPBACK, ClientFactory, Served
 from web.app import create_app
 
 
@@ -72,3 +72,16 @@ async def clients(server: TestServer, settings: Settings) -> AsyncIterator[Clien
 
     yield make
     await asyncio.gather(*(c.close() for c in made), return_exceptions=True)
+
+
+@pytest.fixture
+def served(tmp_path: Path, sqlite_template: Path) -> Iterator[Served]:
+    """A data folder made from the migrated template for a real server process, which the test
+    starts, kills and starts again; stopped at the end."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(sqlite_template, data / "diemcau.sqlite3")
+    settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK, **IN_PROCESS})
+    server = Served(data, settings)
+    yield server
+    server.stop()

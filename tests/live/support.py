@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.client import Client
 from sessions.enums import Role
+from sessions.settings import Settings
 from sessions.tokens import RoomRole
 from tests.conftest import make_user
 
@@ -143,6 +144,7 @@ class Served:
     started again like a server in production."""
 
     data: Path
+    settings: Settings  # as the process reads them from the folder, loopback media only
     port: int = field(default_factory=lambda: 18000 + os.getpid() % 1000)
     proc: subprocess.Popen[bytes] | None = None
 

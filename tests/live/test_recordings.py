@@ -8,7 +8,6 @@ import dataclasses
 import fractions
 import json
 import os
-import shutil
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,14 +41,13 @@ from sessions.enums import (
     Role,
 )
 from sessions.models import Attendance, AuditEvent, Notification, Recording, Site
-from sessions.settings import Settings, load_settings
+from sessions.settings import Settings
 from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
-from tests.conftest import IN_PROCESS, csrf_of, login, make_user
 from tests.conftest import Client as WebClient
+from tests.conftest import csrf_of, login, make_user
 from tests.factories import make_meeting, shown, token
 from tests.live.support import (
-    LOOPBACK,
     ClientFactory,
     Served,
     all_see_all,
@@ -347,12 +345,9 @@ async def test_a_full_disk_leaves_a_gap_and_the_meeting_goes_on(
 
 
 async def test_a_killed_server_leaves_recoverable_files(
-    tmp_path: Path, sqlite_template: Path
+    served: Served,
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copyfile(sqlite_template, data / "diemcau.sqlite3")
-    settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK, **IN_PROCESS})
+    server, settings = served, served.settings
     engine = database.create_async(settings.effective_database_url)
     async with database.session_factory(engine, settings.audit_key)() as db:
         # Planned around now: the server's scheduler must not end it as overdue.
@@ -360,7 +355,6 @@ async def test_a_killed_server_leaves_recoverable_files(
             db, recording=RecordingPolicy.ALWAYS, start=datetime.now(UTC) - timedelta(minutes=5)
         )
         meeting_id = meeting.id
-    server = Served(data)
     server.start()
     publisher = Client(
         server.url,

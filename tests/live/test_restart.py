@@ -6,9 +6,7 @@ the trail, the minutes' facts)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,21 +16,17 @@ from sessions import db as database
 from sessions import meetings, minutes
 from sessions.enums import AttendanceOutcome, RecordingPolicy, RecordingStatus, Role
 from sessions.models import Attendance, AuditEvent, Recording
-from sessions.settings import load_settings
 from sessions.tokens import RoomRole
 from signaling.media.adapter import restrict_host_addresses
-from tests.conftest import IN_PROCESS, make_user
+from tests.conftest import make_user
 from tests.factories import make_meeting, token
-from tests.live.support import LOOPBACK, Served, wait_until
+from tests.live.support import Served, wait_until
 
 
 async def test_after_a_kill_those_in_the_room_come_back_as_themselves_and_the_gap_is_recorded(
-    tmp_path: Path, sqlite_template: Path
+    served: Served,
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copyfile(sqlite_template, data / "diemcau.sqlite3")
-    settings = load_settings(environ={}, overrides={"data_dir": data, **LOOPBACK, **IN_PROCESS})
+    server, settings = served, served.settings
     engine = database.create_async(settings.effective_database_url)
     async with database.session_factory(engine, settings.audit_key)() as db:
         meeting = await make_meeting(
@@ -51,7 +45,6 @@ async def test_after_a_kill_those_in_the_room_come_back_as_themselves_and_the_ga
             settings.session_key, meeting_id, "site:2", "UBND Phường Đông Kinh", RoomRole.SITE
         ),
     }
-    server = Served(data)
 
     def people() -> dict[str, Client]:
         return {
