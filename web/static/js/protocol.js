@@ -6,6 +6,8 @@
  */
 
 export const PROTOCOL_VERSION = 1;
+/** Reconnection attempts made at most 2 s apart before the wait grows (see scheduleReconnect). */
+const FAST_ATTEMPTS = 10;
 
 /**
  * @typedef {object} Participant
@@ -156,7 +158,13 @@ export class LiveSession extends EventTarget {
     this.setState('reconnecting');
     this.attempt += 1;
     const ceiling = (this.options.maxBackoff ?? 15) * 1000;
-    const delay = Math.min(ceiling, 500 * 2 ** Math.min(this.attempt, 6)) * (0.75 + Math.random() / 2);
+    // A server restarting is back within seconds: the first ten attempts (about 20 s) come at
+    // most 2 s apart, so media is back within a few seconds of it being ready; then the wait
+    // grows to the ceiling. Jitter spreads the endpoints of a province over each wait.
+    const base = this.attempt <= FAST_ATTEMPTS
+      ? Math.min(2000, 500 * 2 ** this.attempt)
+      : Math.min(ceiling, 2000 * 2 ** Math.min(this.attempt - FAST_ATTEMPTS, 4));
+    const delay = base * (0.75 + Math.random() / 2);
     this.retryTimer = window.setTimeout(() => this.connect(), delay);
   }
 
