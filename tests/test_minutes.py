@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings import bundle
-from sessions import cases, deadlines, handling, meetings, minutes, sites
+from sessions import audit, cases, deadlines, handling, meetings, minutes, sites
 from sessions.enums import (
     AttendanceOutcome,
     MeetingKind,
@@ -112,6 +112,21 @@ async def ended_dialogue(
             outcome=AttendanceOutcome.LEFT,
             interruptions=1,
         )
+    )
+    # The server restarted during the dialogue (signaling/journal.py records it so).
+    await audit.record(
+        db,
+        START - timedelta(hours=2) + timedelta(minutes=3),
+        None,
+        "meeting.restart",
+        "meeting",
+        meeting.id,
+        {
+            "from": (START - timedelta(hours=2)).isoformat(),
+            "to": (START - timedelta(hours=2) + timedelta(minutes=3)).isoformat(),
+            "cause": "server_restart",
+            "subjects": [f"site:{commune.id}"],
+        },
     )
     await db.commit()
     return meeting.id
@@ -254,13 +269,20 @@ async def test_minutes_are_written_signed_finalised_and_read_back(
     printed = await (await client.get(f"/meetings/{meeting_id}/minutes/print")).text()
     assert "<script>alert(1)</script>" not in printed
     assert "&lt;script&gt;" in printed
+    # The restart's gap, with its range, among the interruptions.
+    assert "07:00–07:03 — máy chủ khởi động lại: mất âm thanh và hình ảnh" in printed
     # The DOCX opens and holds the same.
     word = await client.get(f"/meetings/{meeting_id}/minutes.docx")
     document = docx.Document(io.BytesIO(await word.read()))
     words = "\n".join(p.text for p in document.paragraphs) + "\n".join(
         cell.text for table in document.tables for row in table.rows for cell in row.cells
     )
-    for expected in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "BIÊN BẢN ĐỐI THOẠI", "Hoàng Văn Sáng"):
+    for expected in (
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "BIÊN BẢN ĐỐI THOẠI",
+        "Hoàng Văn Sáng",
+        "07:00–07:03 — máy chủ khởi động lại: mất âm thanh và hình ảnh",
+    ):
         assert expected in words, expected
 
     # A correction is an amendment linked to the finalised version; the chain checks.
