@@ -165,7 +165,7 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
             app[CLOCK],
             app[SETTINGS],
             recorder_factory=_recorder_factory(app),
-            on_idle=lambda: app[WORKERS].rest_soon(lambda: not app[HUB].rooms),
+            on_idle=lambda: app[WORKERS].rest_soon(lambda: not app[HUB].rooms, app[ENGINE]),
         )
         app[HUB] = hub
         yield

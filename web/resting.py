@@ -6,9 +6,11 @@ remuxing, documents, e-mail: ``asyncio.to_thread``), and heap the allocator keep
 meeting's objects are freed. ``bench.soak --probe`` found no object of a meeting left behind, but
 those threads, freed heap not returned (16 MiB after a second meeting), and SQLite connections
 the pool kept (under aiosqlite each is a thread and file descriptors; ``sessions.db`` keeps one at
-rest). When the last room closes the hub says so, and a moment later, if still no room is live,
-the server rests: the executor is renewed, the meetings' reference cycles (peers, transports,
-tracks) are collected, and the heap is trimmed.
+rest) with the descriptors SQLite parks (its Unix layer cannot close one while another connection
+of the process holds a lock on the file). When the last room closes the hub says so, and a moment
+later, if still no room is live, the server rests: the executor is renewed, the pool's idle
+connections are closed (the parked descriptors go with the last), the meetings' reference cycles
+(peers, transports, tracks) are collected, and the heap is trimmed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ class Workers:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._resting: asyncio.TimerHandle | None = None
+        self._rest: asyncio.Task[None] | None = None
         self.rested = 0
         self.generation = 1
         self.pool = self._new()
@@ -52,18 +59,26 @@ class Workers:
         self._loop.set_default_executor(self.pool)
         old.shutdown(wait=False)  # work under way finishes; idle threads end
 
-    def rest_soon(self, idle: Callable[[], bool], delay: float = REST_DELAY) -> None:
+    def rest_soon(
+        self, idle: Callable[[], bool], engine: AsyncEngine | None = None, delay: float = REST_DELAY
+    ) -> None:
         """Rest after ``delay`` if ``idle()`` still holds then (a room may open meanwhile)."""
         if self._resting is not None:
             self._resting.cancel()
-        self._resting = self._loop.call_later(delay, self._rest_if, idle)
+        self._resting = self._loop.call_later(delay, self._start_rest, idle, engine)
 
-    def _rest_if(self, idle: Callable[[], bool]) -> None:
+    def _start_rest(self, idle: Callable[[], bool], engine: AsyncEngine | None) -> None:
         self._resting = None
+        if self._rest is None or self._rest.done():
+            self._rest = asyncio.ensure_future(self._rest_if(idle, engine))
+
+    async def _rest_if(self, idle: Callable[[], bool], engine: AsyncEngine | None) -> None:
         if not idle():
             return
         try:
             self.renew()
+            if engine is not None:
+                await close_idle_connections(engine)
             gc.collect()  # the meetings' cycles: nobody is in a room to feel the pause
             trim_heap()
             self.rested += 1
@@ -73,9 +88,23 @@ class Workers:
     def close(self) -> None:
         if self._resting is not None:
             self._resting.cancel()
+        if self._rest is not None:
+            self._rest.cancel()
         self.pool.shutdown(wait=True)
         # Whatever runs on this loop after the app (tests) gets a fresh one the loop shuts down.
         self._loop.set_default_executor(ThreadPoolExecutor())
+
+
+async def close_idle_connections(engine: AsyncEngine) -> bool:
+    """Close the pool's connections if none is checked out: a new pool is put in place in one
+    step (nothing can be checked out of the old one after that), then the old one's closed.
+    False when a connection was in use (the next rest tries again)."""
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool) or pool.checkedout():
+        return False
+    await engine.dispose(close=False)  # swaps in a new pool; no I/O, nothing awaited
+    await greenlet_spawn(pool.dispose)  # the async driver's close runs under SQLAlchemy's bridge
+    return True
 
 
 @cache
