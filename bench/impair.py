@@ -67,8 +67,16 @@ class Impairment:
                 return
 
             def later() -> None:
-                task = asyncio.ensure_future(outbound(data, component))
-                task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+                # aioice's sendto never suspends (it ends in a transport's sendto): run it here,
+                # not as a task a closing loop could leave unstarted ("never awaited").
+                sending = outbound(data, component)
+                try:
+                    sending.send(None)
+                except StopIteration:
+                    return
+                except (ConnectionError, OSError):
+                    return  # the link went away meanwhile: the datagram is lost, as on a wire
+                sending.close()  # it would have waited: dropped, as a lossy link would
 
             loop.call_later(delay, later)
 
