@@ -45,7 +45,10 @@ from tests.factories import shown, smtp_inbox
 
 # The timers are real APScheduler timers: keep the test clock near real time so none fires
 # by itself during a test; the test moves the clock and runs what would have fired.
-NOW = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+# Tomorrow at 08:00 in Hanoi: in the future whenever the suite runs, and early enough in the
+# local day that a meeting booked hours after it ends the same day (booked in the evening, the
+# afternoon session of a test ran past local midnight and was refused).
+NOW = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
 @pytest.fixture
