@@ -82,3 +82,43 @@ class Impairment:
 
         connection.data_received = data_received
         connection.sendto = sendto
+
+
+@dataclass
+class Bottleneck:
+    """A link of limited capacity towards the peer: inbound media datagrams queue behind one
+    another at ``rate_bps``; one that would wait longer than ``queue`` seconds is dropped (a
+    router's tail drop). The delay that builds up is what a delay-based estimator (REMB) sees.
+    ``rate_bps`` may be changed while it runs; 0 lifts the limit."""
+
+    rate_bps: int
+    queue: float = 0.25
+    dropped: int = 0
+    passed: int = 0
+
+    def __post_init__(self) -> None:
+        self._free_at = 0.0
+
+    def apply(self, pc: RTCPeerConnection) -> None:
+        connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
+        for connection in connections:
+            self._hook(connection)
+
+    def _hook(self, connection: Any) -> None:
+        loop = asyncio.get_running_loop()
+        inbound = connection.data_received
+
+        def data_received(data: bytes, component: int) -> None:
+            if not self.rate_bps or not data or not 127 < data[0] < 192:
+                inbound(data, component)
+                return
+            now = loop.time()
+            start = max(now, self._free_at)
+            if start - now > self.queue:
+                self.dropped += 1
+                return
+            self.passed += 1
+            self._free_at = start + (len(data) + 28) * 8 / self.rate_bps  # with IP and UDP
+            loop.call_at(self._free_at, inbound, data, component)
+
+        connection.data_received = data_received

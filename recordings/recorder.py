@@ -94,9 +94,18 @@ class RecorderSink:
         self._track = track
 
     def deliver(
-        self, packet: RtpLike, keyframe: bool, abs_send_time: bytes, audio_level: int | None
+        self,
+        packet: RtpLike,
+        keyframe: bool,
+        abs_send_time: bytes,
+        audio_level: int | None,
+        layer: object | None,
     ) -> None:
+        # Every layer: the recording is the meeting as the publisher sent it.
         self._recorder.on_packet(self._person, self._track, packet)
+
+    def adapt(self) -> None:
+        pass  # the recorder takes the top layer whatever the links
 
     @property
     def waiting_for_keyframe(self) -> bool:

@@ -149,7 +149,12 @@ class Hub:
                         "state": p.state,
                         "muted_by_chair": p.muted_by_chair,
                         "sources": {
-                            s.kind: {"packets": s.packets_received, "keyframes": s.keyframes_seen}
+                            s.kind: {
+                                "packets": s.packets_received,
+                                "keyframes": s.keyframes_seen,
+                                "layered": s.layered,
+                                "layer_kbps": [r // 1000 for r in s.layer_rates()],
+                            }
                             for s in p.sources
                         },
                         "keyframe_requests": sum(s.keyframe_requests_sent for s in p.sources),
@@ -158,6 +163,19 @@ class Hub:
                         "retransmit_misses": sum(s.retransmit_misses for s in sent),
                         "dropped_waiting_for_keyframe": sum(s.dropped_waiting for s in sent),
                         "subscriptions": len(forwarders),
+                        # What this participant receives of each layered video it is sent.
+                        "layers": [
+                            {
+                                "from": f.source.participant_id,
+                                "layer": f.layers.current,
+                                "target": f.layers.target,
+                                "switches": f.layers.switches,
+                                "dropped_packets": f.stats.dropped_layers,
+                                "estimate_kbps": (f.remb_bps or 0) // 1000,
+                            }
+                            for f in forwarders
+                            if f.layers is not None and f.source.layered
+                        ],
                     }
                 )
             out.append(

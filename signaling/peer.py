@@ -231,6 +231,14 @@ class SubscribePeer:
             self._wanted = list(sources)
             self._dirty.set()
 
+    def _layer_event(self, forwarder: Forwarder, event: str) -> None:
+        """Tell the subscriber that its link carries no video of someone, or does again."""
+        self._send(
+            protocol.VideoLink(
+                participant_id=forwarder.source.participant_id, paused=event == "paused"
+            )
+        )
+
     @property
     def forwarders(self) -> list[Forwarder]:
         return [slot.forwarder for slot in self.slots if slot.source is not None]
@@ -309,7 +317,9 @@ class SubscribePeer:
         transceiver.setCodecPreferences(codec_preferences(source.kind, codec))
         # Attached only once the subscriber applied the offer: until then its receiver for this
         # transceiver does not exist or is disabled, and what it drops it can never recover.
-        forwarder = Forwarder(transceiver.sender, source.kind, source)
+        forwarder = Forwarder(
+            transceiver.sender, source.kind, source, on_layer_event=self._layer_event
+        )
         slot = Slot(transceiver, forwarder, codec)
         self.slots.append(slot)
         return slot

@@ -412,6 +412,16 @@ class Bitrate:
 
 
 @dataclass(frozen=True)
+class VideoLink:
+    """This subscriber's link does not carry a participant's video (``paused``: sound only),
+    or carries it again."""
+
+    type: ClassVar[str] = "video_link"
+    participant_id: str
+    paused: bool
+
+
+@dataclass(frozen=True)
 class Pong:
     type: ClassVar[str] = "pong"
 
@@ -447,6 +457,7 @@ ServerMessage = (
     | Removed
     | MeetingEnded
     | Bitrate
+    | VideoLink
     | Pong
     | ErrorMessage
     | RecordingState
@@ -463,6 +474,8 @@ def coalesce_key(message: ServerMessage) -> str | None:
     match message:
         case ParticipantUpdated():
             return f"participant:{message.participant.id}"
+        case VideoLink():
+            return f"video_link:{message.participant_id}"
         case Floor() | ActiveSpeaker() | WaitingList() | Bitrate() | RecordingState() | Pong():
             return message.type
         case ErrorMessage():

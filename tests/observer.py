@@ -2,17 +2,24 @@
 inside the test namespace (``python -m tests.observer URL TOKEN TRACKS OUT``). It publishes a
 tone and a test pattern, audits every RTP packet the server forwards to it exactly as a stock
 aiortc subscriber parses it (``PacketAudit``), and writes what it saw to OUT as JSON once it
-has received ``TRACKS`` tracks with 30 frames each, or after 40 s."""
+has received ``TRACKS`` tracks with 30 frames each, or after 40 s.
+
+With ``--seconds S`` it publishes sound only and watches for S seconds instead, behind a link of
+``--limit-kbps`` (``bench.impair.Bottleneck``; 0 for none), decoding what it receives, and
+reports each video track's decoded frame times and the ``video_link`` messages it was sent."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
-import sys
 import time
 from pathlib import Path
 
+from aiortc import RTCPeerConnection
+
 from bench.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
+from bench.impair import Bottleneck
 from signaling.media.adapter import restrict_host_addresses
 from tests.live.support import PacketAudit
 
@@ -47,7 +54,47 @@ async def observe(url: str, token: str, tracks: int) -> dict[str, object]:
     return report
 
 
+async def watch(url: str, token: str, seconds: float, limit_kbps: int) -> dict[str, object]:
+    audit = PacketAudit()
+    link = Bottleneck(limit_kbps * 1000)
+
+    def attach(pc: RTCPeerConnection) -> None:
+        audit.attach(pc)
+        link.apply(pc)
+
+    client = Client(url, token, audio=SyntheticAudioTrack, on_subscribe_pc=attach)
+    welcome = await client.connect()
+    if welcome["type"] == "welcome":
+        await client.publish(audio_only=True)
+        await asyncio.sleep(seconds)
+    report: dict[str, object] = {
+        "welcome": welcome["type"],
+        "participant_id": client.participant_id,
+        "errors": audit.errors[:10],
+        "video": {
+            t.participant_id or mid: t.frame_times
+            for mid, t in client.tracks.items()
+            if t.kind == "video"
+        },
+        "video_link": [m for m in client.messages if m["type"] == "video_link"],
+        "bottleneck": {"dropped": link.dropped, "passed": link.passed},
+    }
+    await client.close()
+    return report
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("token")
+    parser.add_argument("tracks", type=int)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seconds", type=float, default=0.0)
+    parser.add_argument("--limit-kbps", type=int, default=0)
+    args = parser.parse_args()
     with restrict_host_addresses(("127.0.0.1",)):  # aioice leaves loopback out otherwise
-        seen = asyncio.run(observe(sys.argv[1], sys.argv[2], int(sys.argv[3])))
-    Path(sys.argv[4]).write_text(json.dumps(seen), encoding="utf-8")
+        if args.seconds:
+            seen = asyncio.run(watch(args.url, args.token, args.seconds, args.limit_kbps))
+        else:
+            seen = asyncio.run(observe(args.url, args.token, args.tracks))
+    args.out.write_text(json.dumps(seen), encoding="utf-8")

@@ -341,6 +341,91 @@ async def test_four_participants_every_forwarded_packet_parses(
     assert report["connection"] == "connected"
 
 
+async def test_a_weak_link_takes_fewer_layers_and_nobody_else_does(
+    stage: Stage,
+    netns: Netns,
+    sdb: AsyncSession,
+    stage_settings: Settings,
+    pages: Callable[..., Awaitable[Page]],
+    tmp_path: Path,
+) -> None:
+    """The chair's browser publishes three temporal layers. Two aiortc participants watch it,
+    one behind a 200 kbps link: that one is moved off the top layer (to fewer frames, or to sound
+    only and told so) while its decoder keeps a clean stream; the other keeps every layer and
+    loses no packet to the choice."""
+    world = await arrange(sdb, status=MeetingStatus.OPEN)
+    stage.start()
+    meeting_id = world["meeting"].id
+    chair = await pages("chair")
+    await join_as_chair(chair, stage, meeting_id)
+
+    async def rooms() -> dict[str, Any]:
+        result = await chair.evaluate("fetch('/live/rooms').then(r => r.json())")
+        room: dict[str, Any] = result["rooms"][0]
+        return room
+
+    async def chair_layered() -> bool:
+        people = (await rooms())["participants"]
+        return any(p["sources"].get("video", {}).get("layered") for p in people)
+
+    await wait_for(chair_layered)
+    procs = {}
+    for name, limit in (("weak", 450), ("strong", 0)):
+        token = tokens.sign(
+            JoinClaims(meeting_id, f"invitee:{name}", name, RoomRole.PARTICIPANT, 4102444800),
+            stage_settings.session_key,
+        )
+        procs[name] = netns.spawn(
+            [
+                "-m", "tests.observer", stage.url, token, "1", str(tmp_path / f"{name}.json"),
+                "--seconds", "30", "--limit-kbps", str(limit),
+            ],
+            {},
+            tmp_path / f"{name}.log",
+        )  # fmt: skip
+    seen: list[dict[str, Any]] = []
+    while any(proc.poll() is None for proc in procs.values()):
+        seen.append(await rooms())
+        await asyncio.sleep(1)
+    reports = {}
+    for name in procs:
+        out = tmp_path / f"{name}.json"
+        assert out.exists(), (tmp_path / f"{name}.log").read_text()
+        reports[name] = json.loads(out.read_text())
+    last = {p["name"]: p for p in seen[-1]["participants"]}
+    chair_id = next(p["id"] for p in last.values() if p["role"] == "chair")
+    weak, strong = reports["weak"], reports["strong"]
+    for report in (weak, strong):
+        assert report["welcome"] == "welcome"
+        assert report["errors"] == [], report["errors"]  # every forwarded packet parsed
+    # The browser published layers, and the weak link was moved off the top at some point.
+    assert last["weak"]["layers"][0]["switches"] >= 1, seen
+    assert last["weak"]["layers"][0]["dropped_packets"] > 0
+    weak_layers = {r["layer"] for r in _layer_history(seen, "weak")}
+    assert weak_layers & {0, 1, None}, weak_layers
+    # What it was sent decoded: frames arrived, fewer than for the strong link.
+    assert len(weak["video"][chair_id]) > 0
+    assert len(strong["video"][chair_id]) > len(weak["video"][chair_id])
+    # Told when its link carried no video, and told again when it did.
+    states = [m["paused"] for m in weak["video_link"]]
+    assert states == [i % 2 == 0 for i in range(len(states))], states
+    assert (None in weak_layers) == bool(states)
+    # The strong link ends on the top layer, and none of its choices touched the weak one's.
+    assert last["strong"]["layers"][0]["layer"] == 2
+    assert strong["video_link"] == []
+    assert strong["bottleneck"] == {"dropped": 0, "passed": 0}
+
+
+def _layer_history(seen: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [
+        layer
+        for room in seen
+        for person in room["participants"]
+        if person["name"] == name
+        for layer in person["layers"]
+    ]
+
+
 async def test_the_chair_starts_and_pauses_the_recording(
     stage: Stage, sdb: AsyncSession, pages: Callable[..., Awaitable[Page]]
 ) -> None:

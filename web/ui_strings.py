@@ -34,6 +34,7 @@ JS_STRINGS = {
     "badge_muted": N_("microphone off"),
     "badge_muted_by_chair": N_("muted by the chair"),
     "badge_no_video": N_("no video"),
+    "badge_weak_link": N_("weak link: sound only"),
     "badge_hand": N_("hand raised"),
     "badge_floor": N_("has the floor"),
     "badge_reconnecting": N_("reconnecting…"),

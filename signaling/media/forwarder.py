@@ -3,20 +3,27 @@
 Sequence numbers and timestamps are offset so the subscriber sees one continuous stream even
 when the forwarder starts mid-stream or is moved to another source (a transceiver reused after a
 participant left). Video starts, and restarts, on a keyframe. NACKs are answered from the
-source's history, on RTX when negotiated; keyframe requests and REMB go to the source.
+source's history, on RTX when negotiated; keyframe requests go to the source. A layered source's
+frames pass this subscriber's ``LayerFilter``, steered by its own REMB (``signaling.media.layers``).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiortc import RTCRtpSender
 
 from signaling.media.adapter import RtpPacket, SenderReport, SenderTap
+from signaling.media.layers import LayerFilter
 from signaling.media.rtp import PacketWriter, rtx_writer, seq_add, seq_newer, write_rtx
-from signaling.media.source import Source, ntp_now
+from signaling.media.source import HISTORY, Source, ntp_now
+from signaling.media.vp8 import Vp8Layer, read_layer, with_picture_id
+
+# What a subscriber is told when its link carries no video of a source, or again some.
+LayerEvent = Callable[["Forwarder", str], None]
 
 
 @dataclass
@@ -27,14 +34,25 @@ class ForwarderStats:
     dropped_unconnected: int = 0
     retransmitted: int = 0
     retransmit_misses: int = 0
+    dropped_layers: int = 0  # packets of temporal layers this subscriber's link does not carry
 
 
 class Forwarder:
-    def __init__(self, sender: RTCRtpSender, kind: str, source: Source) -> None:
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        kind: str,
+        source: Source,
+        on_layer_event: LayerEvent | None = None,
+    ) -> None:
         self.kind = kind
         self.source = source
         self.stats = ForwarderStats()
         self.remb_bps: int | None = None
+        self.layers = LayerFilter() if kind == "video" else None
+        self._on_layer_event = on_layer_event
+        # Layered forwarding renumbers packets: what each sent number was at the source.
+        self._origin: list[tuple[int, int] | None] = [None] * HISTORY
         self.tap = SenderTap(
             sender,
             kind,
@@ -71,6 +89,8 @@ class Forwarder:
         self.source = source
         self._waiting = self.kind == "video"
         self._rebase_next = True
+        if self.kind == "video":
+            self.layers = LayerFilter()
 
     def attach(self) -> None:
         if self not in self.source.sinks:
@@ -85,7 +105,12 @@ class Forwarder:
     # ---- hot path ----------------------------------------------------------------------
 
     def deliver(
-        self, packet: RtpPacket, keyframe: bool, abs_send_time: bytes, audio_level: int | None
+        self,
+        packet: RtpPacket,
+        keyframe: bool,
+        abs_send_time: bytes,
+        audio_level: int | None,
+        layer: Vp8Layer | None,
     ) -> None:
         writer = self._writer
         if writer is None:
@@ -95,18 +120,31 @@ class Forwarder:
             writer = self._writer = PacketWriter(identity)
             if identity.rtx_payload_type is not None:
                 self._rtx_writer = rtx_writer(identity)
+        payload = packet.payload
+        in_seq = packet.sequence_number
+        layers = self.layers
+        picture_id_delta = 0
+        if layer is not None and layers is not None:
+            decision = layers.decide(in_seq, packet.timestamp, layer, keyframe)
+            if not decision.forward:
+                self.stats.dropped_layers += 1
+                return
+            in_seq = (in_seq - decision.seq_delta) & 0xFFFF
+            picture_id_delta = decision.picture_id_delta
         if self._waiting:
             if not keyframe:
                 self.stats.dropped_waiting += 1
                 return
             self._waiting = False
         if self._rebase_next:
-            self._rebase(packet)
-        seq = (packet.sequence_number + self._seq_offset) & 0xFFFF
+            self._rebase(in_seq, packet.timestamp)
+        seq = (in_seq + self._seq_offset) & 0xFFFF
+        if layer is not None:
+            self._origin[seq % HISTORY] = (packet.sequence_number, picture_id_delta)
+            if picture_id_delta:
+                payload = _renumbered(payload, layer, picture_id_delta)
         timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
-        data = writer.write(
-            seq, timestamp, packet.marker, packet.payload, abs_send_time, audio_level
-        )
+        data = writer.write(seq, timestamp, packet.marker, payload, abs_send_time, audio_level)
         if self.tap.send_now(data):
             stats = self.stats
             stats.packets += 1
@@ -118,13 +156,13 @@ class Forwarder:
         else:
             self.stats.dropped_unconnected += 1
 
-    def _rebase(self, packet: RtpPacket) -> None:
+    def _rebase(self, sequence_number: int, timestamp: int) -> None:
         self._rebase_next = False
         first_seq = seq_add(self._last_seq, 1)
-        self._seq_offset = (first_seq - packet.sequence_number) & 0xFFFF
+        self._seq_offset = (first_seq - sequence_number) & 0xFFFF
         elapsed = 0.0 if self._last_sent_at is None else time.monotonic() - self._last_sent_at
         first_ts = (self._last_ts + max(1, int(elapsed * self.source.clock_rate))) & 0xFFFFFFFF
-        self._ts_offset = (first_ts - packet.timestamp) & 0xFFFFFFFF
+        self._ts_offset = (first_ts - timestamp) & 0xFFFFFFFF
         self._last_seq = (first_seq - 1) & 0xFFFF
 
     # ---- feedback from the subscriber -------------------------------------------------------
@@ -135,23 +173,43 @@ class Forwarder:
     def _remb(self, bitrate: int) -> None:
         self.remb_bps = bitrate
 
+    def adapt(self) -> None:
+        """Once a second on a layered source: steer this subscriber's layer by its estimate."""
+        layers = self.layers
+        if layers is None or self.remb_bps is None:
+            return
+        event = layers.steer(self.remb_bps, self.source.layer_rates(), time.monotonic())
+        if event == "resumed":
+            self._waiting = True
+            self.source.request_keyframe()
+        if event is not None and self._on_layer_event is not None:
+            self._on_layer_event(self, event)
+
     def _nack(self, out_seq: int) -> None:
         writer = self._writer
         if writer is None:
             return
-        original = self.source.packet((out_seq - self._seq_offset) & 0xFFFF)
+        origin = self._origin[out_seq % HISTORY] if self.source.layered else None
+        if origin is not None:
+            source_seq, picture_id_delta = origin
+        else:
+            source_seq, picture_id_delta = (out_seq - self._seq_offset) & 0xFFFF, 0
+        original = self.source.packet(source_seq)
         if original is None:
             self.stats.retransmit_misses += 1
             return
+        payload = original.payload
+        if picture_id_delta:
+            layer = read_layer(payload)
+            if layer is not None:
+                payload = _renumbered(payload, layer, picture_id_delta)
         timestamp = (original.timestamp + self._ts_offset) & 0xFFFFFFFF
         rtx = self._rtx_writer
         if rtx is not None:
-            data = write_rtx(
-                rtx, self._rtx_seq, out_seq, timestamp, original.marker, original.payload
-            )
+            data = write_rtx(rtx, self._rtx_seq, out_seq, timestamp, original.marker, payload)
             self._rtx_seq = seq_add(self._rtx_seq, 1)
         else:
-            data = writer.write(out_seq, timestamp, original.marker, original.payload, None, None)
+            data = writer.write(out_seq, timestamp, original.marker, payload, None, None)
         if self.tap.send_now(data):
             self.stats.retransmitted += 1
 
@@ -173,3 +231,10 @@ class Forwarder:
     def close(self) -> None:
         self.detach()
         self.tap.close()
+
+
+def _renumbered(payload: bytes, layer: Vp8Layer, picture_id_delta: int) -> bytes:
+    picture_id = layer.picture_id(payload)
+    if picture_id is None:
+        return payload
+    return with_picture_id(payload, layer, picture_id - picture_id_delta)

@@ -27,6 +27,7 @@ from signaling.media.adapter import (
     new_statistics,
 )
 from signaling.media.rtp import KeyframeTest, keyframe_detector
+from signaling.media.vp8 import Vp8Layer, read_layer
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,19 @@ class MediaSink(Protocol):
     """Anything that takes a source's packets: a subscriber's forwarder, the recorder."""
 
     def deliver(
-        self, packet: RtpPacket, keyframe: bool, abs_send_time: bytes, audio_level: int | None
+        self,
+        packet: RtpPacket,
+        keyframe: bool,
+        abs_send_time: bytes,
+        audio_level: int | None,
+        layer: Vp8Layer | None,
     ) -> None: ...
 
     @property
     def waiting_for_keyframe(self) -> bool: ...
+
+    def adapt(self) -> None:
+        """Once a second on a layered source: choose again what to take of it."""
 
 
 class Source:
@@ -82,6 +91,13 @@ class Source:
         self.keyframes_seen = 0
         self.keyframe_requests_sent = 0
         self._keyframe_test: KeyframeTest | None = None
+        self._vp8 = False
+        # Temporal layers: seen on this source's packets, and what each costs (bytes this second,
+        # and the rate of the last whole second).
+        self.layered = False
+        self._layer_bytes = [0, 0, 0, 0]
+        self._layer_rates = (0, 0, 0)
+        self._layer_window_start = time.monotonic()
         self._history: list[RtpPacket | None] = [None] * HISTORY
         self._stats: dict[int, StreamStatistics] = {}
         self._nack: NackGenerator | None = new_nack_generator() if kind == "video" else None
@@ -123,6 +139,12 @@ class Source:
         if keyframe:
             self.keyframes_seen += 1
         self._history[packet.sequence_number % HISTORY] = packet
+        layer: Vp8Layer | None = None
+        if self._vp8:
+            layer = read_layer(payload)
+            if layer is not None:
+                self.layered = True
+                self._layer_bytes[layer.tid] += len(payload)
         level_ext = packet.extensions.audio_level
         level: int | None = None
         if level_ext is not None:
@@ -132,13 +154,14 @@ class Source:
             return
         abs_send_time = abs_send_time_now()
         for sink in self.sinks:
-            sink.deliver(packet, keyframe, abs_send_time, level)
+            sink.deliver(packet, keyframe, abs_send_time, level, layer)
 
     def _adopt(self, ssrc: int, mime_type: str, clock_rate: int) -> None:
         self.media_ssrc = ssrc
         self.mime_type = mime_type
         self.clock_rate = clock_rate
         self._keyframe_test = keyframe_detector(mime_type)
+        self._vp8 = mime_type.lower() == "video/vp8"
         if self._nack is not None:
             self._nack = new_nack_generator()
 
@@ -154,6 +177,24 @@ class Source:
         if packet is None or packet.sequence_number != sequence_number:
             return None
         return packet
+
+    def layer_rates(self) -> tuple[int, int, int]:
+        """Each temporal layer's own bitrate over the last whole second (bits/s)."""
+        return self._layer_rates
+
+    def _measure_layers(self, now: float) -> None:
+        elapsed = now - self._layer_window_start
+        if elapsed <= 0:
+            return
+        counts = self._layer_bytes
+        # TID 3 does not occur with three layers; counted with the top one if a publisher sends it.
+        self._layer_rates = (
+            int(counts[0] * 8 / elapsed),
+            int(counts[1] * 8 / elapsed),
+            int((counts[2] + counts[3]) * 8 / elapsed),
+        )
+        self._layer_bytes = [0, 0, 0, 0]
+        self._layer_window_start = now
 
     def rtp_now(self) -> tuple[int, int] | None:
         """(NTP now, this source's RTP timestamp now), from the publisher's last sender report."""
@@ -207,6 +248,10 @@ class Source:
         await self.tap.started.wait()
         while True:
             await asyncio.sleep(REPORT_INTERVAL)
+            if self.layered:
+                self._measure_layers(time.monotonic())
+                for sink in list(self.sinks):
+                    sink.adapt()
             reports = []
             for ssrc, stats in self._stats.items():
                 if stats.max_seq is None:

@@ -78,6 +78,8 @@ export class LiveSession extends EventTarget {
     this.floor = /** @type {string|null} */ (null);
     this.videoKbps = 0;
     this.audioKbps = 0;
+    /** participants whose video this link does not carry for now (the server says so) */
+    this.videoPaused = /** @type {Set<string>} */ (new Set());
     /** @type {RTCIceServer[]} */
     this.iceServers = [];
     /** @type {WebSocket|null} */
@@ -221,6 +223,7 @@ export class LiveSession extends EventTarget {
         break;
       case 'participant_left':
         this.participants.delete(message.participant_id);
+        this.videoPaused.delete(message.participant_id);
         this.emit('participants', { left: message.participant_id, reason: message.reason });
         break;
       case 'waiting_list':
@@ -238,6 +241,11 @@ export class LiveSession extends EventTarget {
       case 'muted_by_chair':
         this.setLocalAudio(false);
         this.emit('mutedbychair');
+        break;
+      case 'video_link':
+        if (message.paused) this.videoPaused.add(message.participant_id);
+        else this.videoPaused.delete(message.participant_id);
+        this.emit('participants', { changed: message.participant_id });
         break;
       case 'bitrate':
         this.videoKbps = message.video_kbps;
@@ -283,7 +291,12 @@ export class LiveSession extends EventTarget {
       for (const track of stream.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
       if (!this.audioOnly) {
         for (const track of stream.getVideoTracks()) {
-          const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+          // Three temporal layers: the server gives each subscriber those its own link carries.
+          /** @type {RTCRtpEncodingParameters & { scalabilityMode?: string }} */
+          const layered = { scalabilityMode: 'L1T3' };
+          const transceiver = pc.addTransceiver(track, {
+            direction: 'sendonly', streams: [stream], sendEncodings: [layered],
+          });
           preferVp8(transceiver);
         }
       }

@@ -196,6 +196,7 @@ export class RoomView {
       if (p.muted_by_chair) badges.push(this.t.badge_muted_by_chair);
       else if (p.audio_muted) badges.push(this.t.badge_muted);
       if (p.video_muted || p.audio_only) badges.push(this.t.badge_no_video);
+      else if (s.videoPaused.has(p.id)) badges.push(this.t.badge_weak_link);
       if (p.hand_raised) badges.push(this.t.badge_hand);
       if (s.floor === p.id) badges.push(this.t.badge_floor);
       if (p.state === 'reconnecting') badges.push(this.t.badge_reconnecting);
