@@ -1,5 +1,6 @@
-"""Quality profiles: the bitrate each publisher is told to stay under (aiortc has no simulcast,
-so one quality serves every subscriber of a meeting; pick it per meeting)."""
+"""Quality profiles: the bitrate each publisher is told to stay under, picked per meeting. A
+browser publishing temporal layers sends at this rate for the best link and each subscriber takes
+the layers its own link carries; an aiortc publisher sends one layer for everyone."""
 
 from __future__ import annotations
 
