@@ -219,3 +219,35 @@ def test_the_target_follows_the_estimate_and_probes_upwards() -> None:
 def test_a_packet_without_layers_leaves_the_filter_alone() -> None:
     assert read_layer(payload(1, 0, False)[:1]) is None
     assert Vp8Layer(0, False, True, -1, 7).picture_id(b"\x00") is None
+
+
+def test_an_estimate_collapsing_to_zero_pauses_that_subscriber_only() -> None:
+    weak, other = LayerFilter(), LayerFilter()
+    weak.steer(800_000, WEAK, now=0.0)
+    other.steer(800_000, WEAK, now=0.0)
+    assert weak.steer(0, WEAK, now=1.0) == "paused"
+    assert other.steer(800_000, WEAK, now=1.0) is None
+    assert other.target == TOP
+    assert len(run(other, range(8))) == 16
+
+
+def test_a_publisher_that_stops_sending_a_layer_leaves_the_best_that_exists() -> None:
+    filt = LayerFilter()
+    # The top layer stopped: what is measured of it is nothing, so the layers below decide.
+    filt.steer(500_000, (300_000, 150_000, 0), now=0.0)
+    assert filt.target == TOP
+    frames = [f for f in range(40) if PATTERN[f % 4] < 2]
+    sent: list[Sent] = []
+    for frame in frames:
+        sent += run(filt, range(frame, frame + 1))
+    assert {s.tid for s in sent} == {0, 1}
+    assert filt.frames_dropped == 0
+
+
+def test_a_layer_above_the_three_is_left_out() -> None:
+    filt = LayerFilter()
+    data = payload(3, 3, True)
+    layer = read_layer(data)
+    assert layer is not None
+    assert layer.tid == 3
+    assert not filt.decide(0, 0, layer, False).forward
