@@ -98,6 +98,9 @@ class Bottleneck:
 
     def __post_init__(self) -> None:
         self._free_at = 0.0
+        self._started: float | None = None
+        # bytes offered to the link, per second since the first datagram, per RTP payload type
+        self.offered: dict[int, dict[int, int]] = {}
 
     def apply(self, pc: RTCPeerConnection) -> None:
         connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
@@ -113,6 +116,11 @@ class Bottleneck:
                 inbound(data, component)
                 return
             now = loop.time()
+            if self._started is None:
+                self._started = now
+            second = self.offered.setdefault(int(now - self._started), {})
+            payload_type = data[1] & 0x7F
+            second[payload_type] = second.get(payload_type, 0) + len(data)
             start = max(now, self._free_at)
             if start - now > self.queue:
                 self.dropped += 1

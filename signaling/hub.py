@@ -172,6 +172,7 @@ class Hub:
                                 "switches": f.layers.switches,
                                 "dropped_packets": f.stats.dropped_layers,
                                 "estimate_kbps": (f.remb_bps or 0) // 1000,
+                                "loss_percent": round((f.loss or 0.0) * 100, 1),
                             }
                             for f in forwarders
                             if f.layers is not None and f.source.layered

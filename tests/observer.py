@@ -4,9 +4,8 @@ tone and a test pattern, audits every RTP packet the server forwards to it exact
 aiortc subscriber parses it (``PacketAudit``), and writes what it saw to OUT as JSON once it
 has received ``TRACKS`` tracks with 30 frames each, or after 40 s.
 
-With ``--seconds S`` it publishes sound only and watches for S seconds instead, behind a link of
-``--limit-kbps`` (``bench.impair.Bottleneck``; 0 for none), decoding what it receives, and
-reports each video track's decoded frame times and the ``video_link`` messages it was sent."""
+With ``--seconds S`` it is ``bench.watcher`` instead (sound only, behind a link of
+``--limit-kbps``, decoding what it receives), with the packet audit added to its report."""
 
 from __future__ import annotations
 
@@ -16,10 +15,8 @@ import json
 import time
 from pathlib import Path
 
-from aiortc import RTCPeerConnection
-
+import bench.watcher
 from bench.client import Client, SyntheticAudioTrack, SyntheticVideoTrack
-from bench.impair import Bottleneck
 from signaling.media.adapter import restrict_host_addresses
 from tests.live.support import PacketAudit
 
@@ -56,31 +53,10 @@ async def observe(url: str, token: str, tracks: int) -> dict[str, object]:
 
 async def watch(url: str, token: str, seconds: float, limit_kbps: int) -> dict[str, object]:
     audit = PacketAudit()
-    link = Bottleneck(limit_kbps * 1000)
-
-    def attach(pc: RTCPeerConnection) -> None:
-        audit.attach(pc)
-        link.apply(pc)
-
-    client = Client(url, token, audio=SyntheticAudioTrack, on_subscribe_pc=attach)
-    welcome = await client.connect()
-    if welcome["type"] == "welcome":
-        await client.publish(audio_only=True)
-        await asyncio.sleep(seconds)
-    report: dict[str, object] = {
-        "welcome": welcome["type"],
-        "participant_id": client.participant_id,
-        "errors": audit.errors[:10],
-        "video": {
-            t.participant_id or mid: t.frame_times
-            for mid, t in client.tracks.items()
-            if t.kind == "video"
-        },
-        "video_link": [m for m in client.messages if m["type"] == "video_link"],
-        "bottleneck": {"dropped": link.dropped, "passed": link.passed},
-    }
-    await client.close()
-    return report
+    report = await bench.watcher.watch(
+        url, token, seconds, limit_kbps, decode=True, on_subscribe_pc=audit.attach
+    )
+    return {**report, "errors": audit.errors[:10]}
 
 
 if __name__ == "__main__":

@@ -64,3 +64,43 @@ def test_version_pin_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(aiortc, "__version__", "2.0.0")
     assert any("aiortc 2.0.0" in m for m in adapter.check_internals())
+
+
+async def test_a_receiver_report_tells_the_sender_tap_its_loss() -> None:
+    """The layer steering reads the fraction a subscriber reports lost, from aiortc's own
+    receiver-report packets, for this sender's stream only."""
+    from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
+
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video", direction="sendonly")
+        losses: list[float] = []
+        tap = adapter.SenderTap(
+            transceiver.sender,
+            "video",
+            lambda: None,
+            lambda seq: None,
+            lambda bps: None,
+            lambda: None,
+            on_loss=losses.append,
+        )
+        ssrc = transceiver.sender._ssrc
+
+        def report(for_ssrc: int, fraction: int) -> RtcpRrPacket:
+            info = RtcpReceiverInfo(
+                ssrc=for_ssrc,
+                fraction_lost=fraction,
+                packets_lost=0,
+                highest_sequence=0,
+                jitter=0,
+                lsr=0,
+                dlsr=0,
+            )
+            return RtcpRrPacket(ssrc=1, reports=[info])
+
+        await tap._handle_rtcp(report(ssrc, 64))
+        await tap._handle_rtcp(report(ssrc + 1, 255))  # someone else's stream
+        assert losses == [0.25]
+        tap.close()
+    finally:
+        await pc.close()

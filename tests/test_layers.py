@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import pytest
 from aiortc.codecs.vpx import VpxPayloadDescriptor
 
-from signaling.media.layers import PROBE_WAIT, RETRY_SECONDS, TOP, LayerFilter, fitting
+from signaling.media.layers import (
+    PROBE_WAIT,
+    RETRY_SECONDS,
+    SETTLE_SECONDS,
+    TOP,
+    LayerFilter,
+    fitting,
+)
 from signaling.media.vp8 import Vp8Layer, read_layer, with_picture_id
 
 PATTERN = (0, 2, 1, 2)  # L1T3, as libwebrtc and libvpx lay out three layers
@@ -160,21 +167,72 @@ WEAK = (300_000, 100_000, 200_000)
 def test_paused_the_subscriber_gets_no_video_and_comes_back_on_a_keyframe() -> None:
     filt = LayerFilter()
     run(filt, range(4))
-    assert filt.steer(60_000, WEAK, now=99.0) is None  # one short estimate: still measuring
-    assert filt.steer(50_000, WEAK, now=100.0) == "paused"  # falling: congestion
+    assert filt.steer(60_000, WEAK, now=98.0) is None  # one short estimate: still measuring
+    assert filt.steer(55_000, WEAK, now=99.0) is None  # falling: down to the base layer...
+    assert filt.target == 0
+    # ...where the reports describe the old layer for a while: nothing moves...
+    assert filt.steer(50_000, WEAK, now=99.0 + SETTLE_SECONDS / 2) is None
+    assert filt.target == 0
+    # ...then, still short and falling: sound only.
+    assert filt.steer(45_000, WEAK, now=99.0 + SETTLE_SECONDS) == "paused"
+    paused_at = 99.0 + SETTLE_SECONDS
     assert run(filt, range(4, 20)) == []
-    assert filt.steer(50_000, WEAK, now=101.0) is None
-    assert filt.steer(50_000, WEAK, now=100.0 + RETRY_SECONDS) == "resumed"
+    assert filt.steer(50_000, WEAK, now=paused_at + 1) is None
+    assert filt.steer(50_000, WEAK, now=paused_at + RETRY_SECONDS) == "resumed"
     assert run(filt, range(20, 23)) == []  # waiting for a keyframe
     back = run(filt, range(23, 32), keyframes=(24,))
     assert {s.tid for s in back} == {0}
     assert_clean(back)
-    # Still too weak, for three seconds running: paused again, the next try twice as late.
-    assert filt.steer(50_000, WEAK, now=108.0) is None
-    assert filt.steer(50_000, WEAK, now=109.0) is None
-    assert filt.steer(50_000, WEAK, now=110.0) == "paused"
-    assert filt.steer(50_000, WEAK, now=110.0 + RETRY_SECONDS) is None
-    assert filt.steer(50_000, WEAK, now=110.0 + 2 * RETRY_SECONDS) == "resumed"
+    # Still too weak once settled, three seconds running: paused again, the next try later.
+    resumed_at = paused_at + RETRY_SECONDS
+    for second in range(3):
+        assert filt.steer(50_000, WEAK, now=resumed_at + SETTLE_SECONDS + second) is None
+    again = resumed_at + SETTLE_SECONDS + 3
+    assert filt.steer(50_000, WEAK, now=again) == "paused"
+    assert filt.steer(50_000, WEAK, now=again + RETRY_SECONDS) is None
+    assert filt.steer(50_000, WEAK, now=again + 2 * RETRY_SECONDS) == "resumed"
+
+
+def test_a_subscriber_reporting_no_loss_keeps_its_layer_whatever_the_estimate() -> None:
+    filt = LayerFilter()
+    filt.target = filt.current = 0
+    targets = []
+    for second in range(20):
+        # An estimate lagging far below the base layer, falling even: the link carries it.
+        assert filt.steer(90_000 - second * 1000, WEAK, now=float(second), loss=0.0) is None
+        assert filt.target is not None
+        targets.append(filt.target)
+    assert targets == sorted(targets)  # never down; seconds without loss even try higher
+
+
+def test_losses_move_a_subscriber_down_even_while_its_estimate_rises() -> None:
+    filt = LayerFilter()
+    filt.steer(400_000, WEAK, now=0.0, loss=0.15)
+    assert filt.target == 0  # 400 kbps carries the base layer only (300 kbps)
+    filt.steer(330_000, WEAK, now=1.0, loss=0.0)
+    assert filt.target == 0
+
+
+def test_seconds_without_loss_try_the_next_layer() -> None:
+    filt = LayerFilter()
+    filt.target = filt.current = 0
+    for second in range(5):
+        filt.steer(300_000, WEAK, now=float(second), loss=0.0)
+        assert filt.target == 0
+    filt.steer(300_000, WEAK, now=5.0, loss=0.0)  # 300 kbps: three quarters of layer 1's 400
+    assert filt.target == 1
+    # It does not hold (losses): back down, asking for a keyframe, and the next try waits.
+    assert filt.steer(300_000, WEAK, now=6.0, loss=0.2) == "repair"
+    assert filt.target == 0
+    for second in range(9, 15):
+        filt.steer(300_000, WEAK, now=float(second), loss=0.0)
+    assert filt.target == 1  # clean for 5 s once settled, and past the wait (4 s)
+    # An estimate far below the next layer does not try it, however clean.
+    low = LayerFilter()
+    low.target = low.current = 0
+    for second in range(10):
+        low.steer(200_000, WEAK, now=float(second), loss=0.0)
+    assert low.target == 0
 
 
 def test_an_estimate_still_climbing_moves_nobody_down() -> None:
@@ -195,15 +253,16 @@ def test_the_target_follows_the_estimate_and_probes_upwards() -> None:
     filt.steer(800_000, rates, now=0.0)
     filt.steer(500_000, rates, now=1.0)  # falling, short of the top
     assert filt.target == 1
-    # The estimate stands 25 % above what layer 1 needs: layer 2 is tried...
-    filt.steer(570_000, rates, now=2.0)
+    # Once settled, an estimate 25 % above what layer 1 needs tries layer 2...
+    filt.steer(570_000, rates, now=1.0 + SETTLE_SECONDS)
     assert filt.target == 2
-    # ...does not hold, and is not tried again before the wait is over.
-    filt.steer(480_000, rates, now=3.0)
+    # ...which does not hold, and is not tried again before the wait is over.
+    failed = 2.0 + SETTLE_SECONDS
+    filt.steer(480_000, rates, now=failed)
     assert filt.target == 1
-    filt.steer(570_000, rates, now=4.0)
+    filt.steer(570_000, rates, now=failed + SETTLE_SECONDS)
     assert filt.target == 1
-    filt.steer(570_000, rates, now=3.0 + PROBE_WAIT)
+    filt.steer(570_000, rates, now=failed + PROBE_WAIT)
     assert filt.target == 2
     # A big estimate at once still climbs one layer per second.
     filt.target = 0
@@ -225,7 +284,12 @@ def test_an_estimate_collapsing_to_zero_pauses_that_subscriber_only() -> None:
     weak, other = LayerFilter(), LayerFilter()
     weak.steer(800_000, WEAK, now=0.0)
     other.steer(800_000, WEAK, now=0.0)
-    assert weak.steer(0, WEAK, now=1.0) == "paused"
+    assert weak.steer(0, WEAK, now=1.0) is None  # the base layer first
+    assert weak.target == 0
+    settled = 1.0 + SETTLE_SECONDS
+    assert weak.steer(0, WEAK, now=settled) is None
+    assert weak.steer(0, WEAK, now=settled + 1) is None
+    assert weak.steer(0, WEAK, now=settled + 2) == "paused"  # and sound only once it lasts
     assert other.steer(800_000, WEAK, now=1.0) is None
     assert other.target == TOP
     assert len(run(other, range(8))) == 16

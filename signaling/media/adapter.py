@@ -247,6 +247,7 @@ class SenderTap:
         on_nack: Callable[[int], None],
         on_remb: Callable[[int], None],
         sender_report: Callable[[], SenderReport | None],
+        on_loss: Callable[[float], None] | None = None,
     ) -> None:
         self._sender = sender
         self.kind = kind
@@ -254,6 +255,7 @@ class SenderTap:
         self.codec: RTCRtpCodecParameters | None = None
         self.ready = asyncio.Event()
         self._on_remb = on_remb
+        self._on_loss = on_loss
         self._sender_report = sender_report
         self._original_send = sender.send
         self._original_rtcp = sender._handle_rtcp_packet
@@ -311,6 +313,10 @@ class SenderTap:
             if self._sender._ssrc in ssrcs:
                 self._on_remb(bitrate)
             return
+        if self._on_loss is not None and isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            for report in packet.reports:
+                if report.ssrc == self._sender._ssrc:
+                    self._on_loss(report.fraction_lost / 256)
         await self._original_rtcp(packet)
 
     async def _send_rtcp(self, packets: list[AnyRtcpPacket]) -> None:

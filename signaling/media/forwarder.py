@@ -22,6 +22,13 @@ from signaling.media.rtp import PacketWriter, rtx_writer, seq_add, seq_newer, wr
 from signaling.media.source import HISTORY, Source, ntp_now
 from signaling.media.vp8 import Vp8Layer, read_layer, with_picture_id
 
+RESEND_INTERVAL = 0.1  # seconds before the same packet is retransmitted again
+RESEND_TIMES = 3  # and at most this often
+# Retransmissions to one subscriber take at most this share of its estimate (at least the
+# floor), with a quarter second's worth as burst: repairs must not bury the stream they repair.
+RESEND_SHARE = 0.25
+RESEND_FLOOR_BPS = 100_000
+
 # What a subscriber is told when its link carries no video of a source, or again some.
 LayerEvent = Callable[["Forwarder", str], None]
 
@@ -34,6 +41,7 @@ class ForwarderStats:
     dropped_unconnected: int = 0
     retransmitted: int = 0
     retransmit_misses: int = 0
+    retransmit_suppressed: int = 0  # asked again too soon, or too often
     dropped_layers: int = 0  # packets of temporal layers this subscriber's link does not carry
 
 
@@ -49,10 +57,17 @@ class Forwarder:
         self.source = source
         self.stats = ForwarderStats()
         self.remb_bps: int | None = None
+        self.loss: float | None = None  # the fraction lost in the subscriber's last report
         self.layers = LayerFilter() if kind == "video" else None
         self._on_layer_event = on_layer_event
         # Layered forwarding renumbers packets: what each sent number was at the source.
         self._origin: list[tuple[int, int] | None] = [None] * HISTORY
+        # When each sent number was last retransmitted, and how often: a receiver repeats its
+        # whole list of missing packets in every NACK, and answering all of it each time
+        # floods a link that is already losing packets.
+        self._resent: list[tuple[int, float, int] | None] = [None] * HISTORY
+        self._resend_budget = 0.0  # bytes
+        self._resend_refilled = time.monotonic()
         self.tap = SenderTap(
             sender,
             kind,
@@ -60,6 +75,7 @@ class Forwarder:
             on_nack=self._nack,
             on_remb=self._remb,
             sender_report=self._sender_report,
+            on_loss=self._loss,
         )
         self._writer: PacketWriter | None = None
         self._rtx_writer: PacketWriter | None = None  # when RTX was negotiated
@@ -136,6 +152,9 @@ class Forwarder:
                 self.stats.dropped_waiting += 1
                 return
             self._waiting = False
+            # Continue this sender's numbering from here: what was left out while waiting
+            # must not read as a gap (lost packets, NACKs, a loss report) to the subscriber.
+            self._rebase_next = True
         if self._rebase_next:
             self._rebase(in_seq, packet.timestamp)
         seq = (in_seq + self._seq_offset) & 0xFFFF
@@ -173,22 +192,35 @@ class Forwarder:
     def _remb(self, bitrate: int) -> None:
         self.remb_bps = bitrate
 
+    def _loss(self, fraction: float) -> None:
+        self.loss = fraction
+
     def adapt(self) -> None:
         """Once a second on a layered source: steer this subscriber's layer by its estimate."""
         layers = self.layers
         if layers is None or self.remb_bps is None:
             return
-        event = layers.steer(self.remb_bps, self.source.layer_rates(), time.monotonic())
-        if event == "resumed":
+        event = layers.steer(self.remb_bps, self.source.layer_rates(), time.monotonic(), self.loss)
+        if event in ("resumed", "repair"):
             self._waiting = True
             self.source.request_keyframe()
-        if event is not None and self._on_layer_event is not None:
+        if event in ("paused", "resumed") and self._on_layer_event is not None:
             self._on_layer_event(self, event)
 
     def _nack(self, out_seq: int) -> None:
         writer = self._writer
         if writer is None:
             return
+        now = time.monotonic()
+        resent = self._resent[out_seq % HISTORY]
+        if resent is not None and resent[0] == out_seq:
+            _, at, times = resent
+            if now - at < RESEND_INTERVAL or times >= RESEND_TIMES:
+                self.stats.retransmit_suppressed += 1
+                return
+            self._resent[out_seq % HISTORY] = (out_seq, now, times + 1)
+        else:
+            self._resent[out_seq % HISTORY] = (out_seq, now, 1)
         origin = self._origin[out_seq % HISTORY] if self.source.layered else None
         if origin is not None:
             source_seq, picture_id_delta = origin
@@ -198,6 +230,15 @@ class Forwarder:
         if original is None:
             self.stats.retransmit_misses += 1
             return
+        rate = max(RESEND_FLOOR_BPS, (self.remb_bps or 0) * RESEND_SHARE) / 8
+        self._resend_budget = min(
+            rate / 4, self._resend_budget + (now - self._resend_refilled) * rate
+        )
+        self._resend_refilled = now
+        if self._resend_budget < len(original.payload):
+            self.stats.retransmit_suppressed += 1
+            return
+        self._resend_budget -= len(original.payload)
         payload = original.payload
         if picture_id_delta:
             layer = read_layer(payload)

@@ -28,6 +28,11 @@ FIT = 0.95  # a layer fits while it needs at most this share of the estimate
 PROBE_HEADROOM = 1.25  # an estimate this far above what is sent says the link has room
 PROBE_WAIT = 4.0  # seconds before trying a layer that did not fit again (doubling to 64 s)
 SHORT_SECONDS = 3  # an estimate level and short of the layer this many seconds: move down
+LOSS_CLEAN = 0.02  # a subscriber reporting less loss than this is not congested
+LOSS_CONGESTED = 0.10  # one reporting this much is, whatever its estimate says
+CLEAN_SECONDS = 5.0  # this long without loss on a layer: try the next one...
+CLEAN_PROBE_SHARE = 0.75  # ...if the estimate reaches this share of what it needs
+SETTLE_SECONDS = 3.0  # after video resumed or moved down, nothing moves for this long
 RETRY_SECONDS = 5.0  # with no video, try the base layer again after this long (doubling to 40 s)
 
 
@@ -69,61 +74,106 @@ class LayerFilter:
         self._probing: tuple[int, float] | None = None
         self._last_estimate: int | None = None
         self._short = 0
+        self._settled_at = 0.0
+        self._clean_since: float | None = None
         self._probe_wait: dict[int, float] = {}
         self._probe_not_before: dict[int, float] = {}
 
     # ---- the target --------------------------------------------------------------------
 
-    def steer(self, estimate_bps: int, rates_bps: tuple[int, int, int], now: float) -> str | None:
-        """Choose the target from the subscriber's estimate; says "paused" or "resumed" when
-        video stops or starts again for this subscriber.
+    def steer(
+        self,
+        estimate_bps: int,
+        rates_bps: tuple[int, int, int],
+        now: float,
+        loss: float | None = None,
+    ) -> str | None:
+        """Choose the target from the subscriber's estimate and the loss it reports; says
+        "paused" or "resumed" when video stops or starts again for this subscriber, and
+        "repair" when it moved down after heavy losses (it needs a keyframe).
 
-        An estimator only learns about bandwidth it is sent, so a subscriber held on a lower
-        layer would never climb: when its estimate stands well above what it gets, the next
-        layer is tried; one that then does not fit is not tried again for a while."""
+        A delay-based estimate lags: it starts low, reads a keyframe's burst as congestion and
+        then climbs a few per cent a second. So an estimate short of what is sent moves the
+        subscriber down only when the link shows it — the estimate falling, losses, or a
+        shortfall that lasts — and never while the subscriber reports (almost) no loss. Going
+        below the base layer takes two steps: the base layer first, then sound only. Upwards,
+        an estimate standing well above what the subscriber gets, or a few seconds without loss,
+        tries the next layer; one that does not hold is not tried again for a while."""
         if self.target is None:
             if self.paused_since is not None and now - self.paused_since >= self._retry_after:
                 self._retry_after = min(self._retry_after * 2, 8 * RETRY_SECONDS)
                 self.target = 0
                 self.paused_since = None
+                self._settled_at = now + SETTLE_SECONDS
+                self._clean_since = None
                 return "resumed"
             return None
         if sum(rates_bps) == 0:
             return None  # nothing measured yet: the publisher is starting
+        if now < self._settled_at:
+            # Just after video resumed or moved down, the reports still describe what was sent
+            # before (losses), and the estimator is digesting the change (a keyframe's burst,
+            # a stream starting again): wait for them to describe the new layer.
+            self._last_estimate = estimate_bps
+            return None
         last = self._last_estimate
         self._last_estimate = estimate_bps
+        clean = loss is not None and loss < LOSS_CLEAN
+        congested = loss is not None and loss >= LOSS_CONGESTED
+        if not clean:
+            self._clean_since = None
+        elif self._clean_since is None:
+            self._clean_since = now
         layer = fitting(estimate_bps, rates_bps)
+        fits = layer is not None and layer >= self.target
         if layer is None or layer < self.target:
-            # An estimator starts low and climbs: below what is sent is congestion when the
-            # estimate falls, or stays level and short a few seconds running; not while it rises.
-            if last is not None and estimate_bps > last:
-                return None
-            self._short += 1
-            falling = last is not None and estimate_bps < last
-            if not falling and self._short < SHORT_SECONDS:
-                return None
+            if not congested and (clean or (last is not None and estimate_bps > last)):
+                layer = self.target  # the link carries what it gets: the estimate is lagging
+            elif not congested:
+                self._short += 1
+                falling = last is not None and estimate_bps < last
+                if not falling and self._short < SHORT_SECONDS:
+                    return None
         else:
             self._short = 0
         if layer is None:
             self._failed(self.target, now)
+            self._short = 0
+            if self.target > 0:
+                self.target = 0
+                self._settled_at = now + SETTLE_SECONDS
+                return "repair" if congested else None
             self.target = None
             self.paused_since = now
-            self._short = 0
             return "paused"
         if layer < self.target:
             self._failed(self.target, now)
+            self._short = 0
+            self._settled_at = now + SETTLE_SECONDS
+            self.target = layer
+            # Heavy losses broke frames the lower layers refer to: start clean on a keyframe.
+            return "repair" if congested else None
         elif layer > self.target:
             layer = self.target + 1  # one layer at a time, a second apart at least
         elif (
             layer == self.target < TOP
-            and estimate_bps >= cumulative(rates_bps, layer) * PROBE_HEADROOM
             and now >= self._probe_not_before.get(layer + 1, 0.0)
+            and (
+                estimate_bps >= cumulative(rates_bps, layer) * PROBE_HEADROOM
+                or (
+                    self._clean_since is not None
+                    and now - self._clean_since >= CLEAN_SECONDS
+                    and estimate_bps >= cumulative(rates_bps, layer + 1) * CLEAN_PROBE_SHARE
+                )
+            )
         ):
             layer += 1
             self._probing = (layer, now)
+            self._clean_since = None
         self.target = layer
-        if self.current is not None and self.current >= layer:
-            self._retry_after = RETRY_SECONDS
+        held = self._clean_since is not None and now - self._clean_since >= CLEAN_SECONDS
+        if self.current is not None and self.current >= layer and (fits or held):
+            self._retry_after = RETRY_SECONDS  # video holds again: a later pause waits 5 s
         return None
 
     def _failed(self, layer: int, now: float) -> None:

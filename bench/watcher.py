@@ -1,0 +1,100 @@
+"""A participant that watches a meeting for a while, publishing nothing, behind an optional
+bottleneck:
+``python -m bench.watcher URL TOKEN OUT --seconds S [--limit-kbps N] [--queue-ms Q] [--decode]``.
+
+Run inside the loopback-only namespace (by ``bench.adapt`` and the browser tests). It receives
+everyone, and writes to OUT as JSON each video track's frame times (decoded
+with ``--decode``, else counted off the RTP stream, one per timestamp), the ``video_link``
+messages it was sent and what the bottleneck (``bench.impair.Bottleneck``) dropped and passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aiortc import RTCPeerConnection
+
+from bench.client import Client
+from bench.impair import Bottleneck
+from signaling.media.adapter import restrict_host_addresses
+
+
+async def watch(
+    url: str,
+    token: str,
+    seconds: float,
+    limit_kbps: int,
+    *,
+    queue_ms: int = 250,
+    decode: bool = False,
+    on_subscribe_pc: Callable[[RTCPeerConnection], None] | None = None,
+) -> dict[str, object]:
+    link = Bottleneck(limit_kbps * 1000, queue=queue_ms / 1000)
+
+    def attach(pc: RTCPeerConnection) -> None:
+        if on_subscribe_pc is not None:
+            on_subscribe_pc(pc)
+        link.apply(pc)
+
+    client = Client(url, token, decode=decode, on_subscribe_pc=attach)
+    welcome = await client.connect()
+    started = time.monotonic()
+    if welcome["type"] == "welcome":
+        # A viewer: it publishes nothing, so the others' links carry only the leader's media
+        # (aiortc's Opus runs near 100 kbps, twice a browser's, and would crowd a weak link).
+        await asyncio.sleep(seconds)
+    report: dict[str, object] = {
+        "welcome": welcome["type"],
+        "participant_id": client.participant_id,
+        # seconds since this watcher connected
+        "video": {
+            t.participant_id or mid: [round(at - started, 3) for at in t.frame_times]
+            for mid, t in client.tracks.items()
+            if t.kind == "video"
+        },
+        "video_link": [m for m in client.messages if m["type"] == "video_link"],
+        "bottleneck": {
+            "dropped": link.dropped,
+            "passed": link.passed,
+            # kbps offered to the link each second, by RTP payload type (RTCP: 72-79)
+            "offered_kbps": [
+                {str(pt): n * 8 // 1000 for pt, n in sorted(link.offered[s].items())}
+                for s in sorted(link.offered)
+            ],
+        },
+    }
+    await client.close()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("token")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--limit-kbps", type=int, default=0)
+    parser.add_argument("--queue-ms", type=int, default=250, help="the bottleneck's buffer")
+    parser.add_argument("--decode", action="store_true")
+    args = parser.parse_args()
+    with restrict_host_addresses(("127.0.0.1",)):  # aioice leaves loopback out otherwise
+        seen = asyncio.run(
+            watch(
+                args.url,
+                args.token,
+                args.seconds,
+                args.limit_kbps,
+                queue_ms=args.queue_ms,
+                decode=args.decode,
+            )
+        )
+    args.out.write_text(json.dumps(seen), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
