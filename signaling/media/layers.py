@@ -1,7 +1,8 @@
 """Temporal layers per subscriber: which of a layered publisher's frames one subscriber gets.
 
 Each subscriber's forwarder holds a ``LayerFilter``. Its *target* follows that subscriber's own
-bandwidth estimate (REMB) against what each layer of the source costs, so a weak link gets fewer
+bandwidth estimate (REMB) and the loss it reports against what each layer costs (``steer``, and
+``docs/protocol.md``, *Temporal layers*, for the rules), so a weak link gets fewer
 frames per second and nobody else is affected. The filter moves down at any frame, and up one
 layer at a time, at a frame marked "layer sync" or a keyframe, so the decoder never meets a frame
 whose reference it did not get. When even the base layer does not fit, the subscriber gets no
