@@ -190,6 +190,7 @@ export class RoomView {
       tile.classList.toggle('speaking', s.activeSpeaker === p.id);
       tile.classList.toggle('floor', s.floor === p.id);
       tile.classList.toggle('reconnecting', p.state === 'reconnecting');
+      tile.classList.toggle('video-paused', s.videoPaused.has(p.id));
       /** @type {HTMLElement} */ (tile.querySelector('.name')).textContent = self ? `${p.name} (${this.t.you})` : p.name;
       /** @type {HTMLElement} */ (tile.querySelector('.role')).textContent = this.roleLabel(p.role_label);
       const badges = [];
