@@ -31,7 +31,7 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from bench.join import PASSWORD, new_meeting, prepare
+from bench.join import enter_room, new_meeting, prepare, signed_in_leader
 from bench.netns import CHROMIUM_ARGS, Netns, Stage
 from sessions import tokens
 from sessions.enums import MeetingStatus
@@ -152,18 +152,8 @@ async def run(seconds: float, limit_kbps: int, count: int, queues_ms: list[int])
                 browser = await playwright.chromium.launch(
                     executable_path=str(space.chromium), args=CHROMIUM_ARGS
                 )
-                leader = await (await browser.new_context()).new_page()
-                leader.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-                await leader.goto(f"{stage.url}/login")
-                await leader.fill("#username", "lanhdao")
-                await leader.fill("#password", PASSWORD)
-                await leader.click("button.primary")
-                await leader.wait_for_url(f"{stage.url}/")
-                await leader.goto(f"{stage.url}/meetings/{meeting_id}/room")
-                await leader.wait_for_function(
-                    "() => document.getElementById('preview').srcObject !== null"
-                )
-                await leader.click("#join")
+                leader = await signed_in_leader(browser, stage.url)
+                await enter_room(leader, stage.url, meeting_id)
                 await until_layered(leader)
                 await asyncio.sleep(5)  # the browser's own estimate ramps up
                 cases = []

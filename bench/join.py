@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import select
 
 from bench.netns import CHROMIUM_ARGS, Netns, Stage
@@ -119,6 +119,25 @@ async def opened_by_the_server(url: str, meeting_id: int, timeout: float = 90.0)
     raise TimeoutError("the scheduler did not open the meeting")
 
 
+async def signed_in_leader(browser: Browser, url: str) -> Page:
+    """A page of its own with the demo leader signed in (dialogs accepted)."""
+    leader = await (await browser.new_context()).new_page()
+    leader.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await leader.goto(f"{url}/login")
+    await leader.fill("#username", "lanhdao")
+    await leader.fill("#password", PASSWORD)
+    await leader.click("button.primary")
+    await leader.wait_for_url(f"{url}/")
+    return leader
+
+
+async def enter_room(leader: Page, url: str, meeting_id: int) -> None:
+    """Open a meeting's room, wait for the camera's preview and press join."""
+    await leader.goto(f"{url}/meetings/{meeting_id}/room")
+    await leader.wait_for_function("() => document.getElementById('preview').srcObject !== null")
+    await leader.click("#join")
+
+
 async def first_frame(page: Page, timeout: float = 60.0) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,13 +169,7 @@ async def run(runs: int) -> dict[str, Any]:
                     page = await (await browser.new_context()).new_page()
                     await page.goto(f"{stage.url}/kiosk/{token}")
                     kiosks.append(page)
-                leader = await (await browser.new_context()).new_page()
-                leader.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-                await leader.goto(f"{stage.url}/login")
-                await leader.fill("#username", "lanhdao")
-                await leader.fill("#password", PASSWORD)
-                await leader.click("button.primary")
-                await leader.wait_for_url(f"{stage.url}/")
+                leader = await signed_in_leader(browser, stage.url)
                 for n in range(1, runs + 1):
                     # Meeting opens: both idle kiosks join by themselves.
                     meeting_id = await new_meeting(url, world, MeetingStatus.SCHEDULED, n)
@@ -164,11 +177,7 @@ async def run(runs: int) -> dict[str, Any]:
                     for page in kiosks:
                         kiosk_ms.append(await first_frame(page) - opened)
                     # A leader joins a meeting the kiosks are already in.
-                    await leader.goto(f"{stage.url}/meetings/{meeting_id}/room")
-                    await leader.wait_for_function(
-                        "() => document.getElementById('preview').srcObject !== null"
-                    )
-                    await leader.click("#join")
+                    await enter_room(leader, stage.url, meeting_id)
                     clicked = float(
                         await leader.evaluate(
                             "() => Number(document.getElementById('app').dataset.joinClickedAt)"

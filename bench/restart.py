@@ -28,7 +28,7 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from bench.join import PASSWORD, new_meeting, prepare
+from bench.join import enter_room, new_meeting, prepare, signed_in_leader
 from bench.netns import CHROMIUM_ARGS, Netns, Stage
 from sessions.enums import MeetingStatus
 
@@ -96,18 +96,8 @@ async def run(runs: int, down: float) -> dict[str, Any]:
                 browser = await playwright.chromium.launch(
                     executable_path=str(space.chromium), args=CHROMIUM_ARGS
                 )
-                leader = await (await browser.new_context()).new_page()
-                leader.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-                await leader.goto(f"{stage.url}/login")
-                await leader.fill("#username", "lanhdao")
-                await leader.fill("#password", PASSWORD)
-                await leader.click("button.primary")
-                await leader.wait_for_url(f"{stage.url}/")
-                await leader.goto(f"{stage.url}/meetings/{meeting_id}/room")
-                await leader.wait_for_function(
-                    "() => document.getElementById('preview').srcObject !== null"
-                )
-                await leader.click("#join")
+                leader = await signed_in_leader(browser, stage.url)
+                await enter_room(leader, stage.url, meeting_id)
                 kiosks = []
                 for token in (world["kiosk_a"], world["kiosk_b"]):
                     page = await (await browser.new_context()).new_page()
