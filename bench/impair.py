@@ -15,6 +15,11 @@ from typing import Any
 from aiortc import RTCPeerConnection
 
 
+def ice_connections(pc: RTCPeerConnection) -> set[Any]:
+    """The aioice connections under a peer's transceivers (one with BUNDLE)."""
+    return {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
+
+
 @dataclass
 class Impairment:
     loss: float = 0.02
@@ -40,8 +45,7 @@ class Impairment:
         return self._random.random() * self.jitter
 
     def apply(self, pc: RTCPeerConnection) -> None:
-        connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
-        for connection in connections:
+        for connection in ice_connections(pc):
             self._hook(connection)
 
     def _hook(self, connection: Any) -> None:
@@ -103,8 +107,7 @@ class Bottleneck:
         self.offered: dict[int, dict[int, int]] = {}
 
     def apply(self, pc: RTCPeerConnection) -> None:
-        connections = {t.receiver.transport.transport._connection for t in pc.getTransceivers()}
-        for connection in connections:
+        for connection in ice_connections(pc):
             self._hook(connection)
 
     def _hook(self, connection: Any) -> None:
