@@ -435,7 +435,7 @@ class Room:
         if source.layered:
             # Each subscriber takes the layers its own link carries: the publisher sends for
             # the best link, or the profile's rate when the recorder takes it, not the weakest.
-            recorded = any(not hasattr(sink, "remb_bps") for sink in source.sinks)
+            recorded = self.recorder is not None and self.recorder.active
             best = cap if recorded and cap else max(rembs, default=cap or 150_000)
             return min(cap, best) if cap else best
         return min([cap, *rembs]) if cap else min(rembs, default=150_000)

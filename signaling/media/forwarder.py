@@ -60,8 +60,9 @@ class Forwarder:
         self.loss: float | None = None  # the fraction lost in the subscriber's last report
         self.layers = LayerFilter() if kind == "video" else None
         self._on_layer_event = on_layer_event
-        # Layered forwarding renumbers packets: what each sent number was at the source.
-        self._origin: list[tuple[int, int] | None] = [None] * HISTORY
+        # Layered forwarding renumbers packets: for each number sent (the slot's own number, as
+        # the ring wraps), the source's number and the picture-id shift it was sent with.
+        self._origin: list[tuple[int, int, int] | None] = [None] * HISTORY
         # When each sent number was last retransmitted, and how often: a receiver repeats its
         # whole list of missing packets in every NACK, and answering all of it each time
         # floods a link that is already losing packets.
@@ -159,7 +160,7 @@ class Forwarder:
             self._rebase(in_seq, packet.timestamp)
         seq = (in_seq + self._seq_offset) & 0xFFFF
         if layer is not None:
-            self._origin[seq % HISTORY] = (packet.sequence_number, picture_id_delta)
+            self._origin[seq % HISTORY] = (seq, packet.sequence_number, picture_id_delta)
             if picture_id_delta:
                 payload = _renumbered(payload, layer, picture_id_delta)
         timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
@@ -196,7 +197,8 @@ class Forwarder:
         self.loss = fraction
 
     def adapt(self) -> None:
-        """Once a second on a layered source: steer this subscriber's layer by its estimate."""
+        """Once a second on a layered source: steer this subscriber's layer by its estimate and
+        its losses."""
         layers = self.layers
         if layers is None or self.remb_bps is None:
             return
@@ -222,8 +224,11 @@ class Forwarder:
         else:
             self._resent[out_seq % HISTORY] = (out_seq, now, 1)
         origin = self._origin[out_seq % HISTORY] if self.source.layered else None
-        if origin is not None:
-            source_seq, picture_id_delta = origin
+        if origin is not None and origin[0] == out_seq:
+            _, source_seq, picture_id_delta = origin
+        elif origin is not None:
+            self.stats.retransmit_misses += 1  # sent too long ago: its slot holds a later one
+            return
         else:
             source_seq, picture_id_delta = (out_seq - self._seq_offset) & 0xFFFF, 0
         original = self.source.packet(source_seq)

@@ -72,7 +72,7 @@ class LayerFilter:
         self._packets_dropped = 0
         self._highest_seq: int | None = None
         self._frames: OrderedDict[int, Decision] = OrderedDict()
-        self._probing: tuple[int, float] | None = None
+        self._probing: int | None = None  # the layer being tried
         self._last_estimate: int | None = None
         self._short = 0
         self._settled_at = 0.0
@@ -169,7 +169,7 @@ class LayerFilter:
             )
         ):
             layer += 1
-            self._probing = (layer, now)
+            self._probing = layer
             self._clean_since = None
         self.target = layer
         held = self._clean_since is not None and now - self._clean_since >= CLEAN_SECONDS
@@ -179,17 +179,12 @@ class LayerFilter:
 
     def _failed(self, layer: int, now: float) -> None:
         """A layer that was being tried did not hold: wait longer before the next try."""
-        probing = self._probing
-        if probing is None or probing[0] != layer:
+        if self._probing != layer:
             return
         self._probing = None
         wait = self._probe_wait.get(layer, PROBE_WAIT / 2) * 2
         self._probe_wait[layer] = min(wait, 16 * PROBE_WAIT)
         self._probe_not_before[layer] = now + self._probe_wait[layer]
-
-    @property
-    def paused(self) -> bool:
-        return self.target is None
 
     # ---- per packet (hot) ------------------------------------------------------------
 
