@@ -128,6 +128,8 @@ async def one_case(
                     if b - a > 1.0
                 ],
                 "seconds_on_layer": dict(layers[name]),
+                "keyframe_requests": len(report["keyframe_requests"]),
+                "jitter_buffer_gave_up": report["jitter_buffer_gave_up"],
                 "told_sound_only": sum(1 for m in report["video_link"] if m["paused"]),
                 "bottleneck_dropped": report["bottleneck"]["dropped"],
                 "offered_kbps": report["bottleneck"]["offered_kbps"] if limit else [],

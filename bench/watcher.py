@@ -5,7 +5,10 @@ bottleneck:
 Run inside the loopback-only namespace (by ``bench.adapt`` and the browser tests). It receives
 everyone, and writes to OUT as JSON each video track's frame times (decoded
 with ``--decode``, else counted off the RTP stream, one per timestamp), the ``video_link``
-messages it was sent and what the bottleneck (``bench.impair.Bottleneck``) dropped and passed.
+messages it was sent, what the bottleneck (``bench.impair.Bottleneck``) dropped and passed, and
+what its aiortc receiver did about losses: when it asked for a keyframe, and when its jitter
+buffer gave up waiting for a missing packet (it waits until 512 later ones arrived: over ten
+seconds of a weak link's video, a freeze a forwarder must never cause).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiortc import RTCPeerConnection
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from bench.client import Client
 from bench.impair import Bottleneck
@@ -35,6 +40,7 @@ async def watch(
     on_subscribe_pc: Callable[[RTCPeerConnection], None] | None = None,
 ) -> dict[str, object]:
     link = Bottleneck(limit_kbps * 1000, queue=queue_ms / 1000)
+    receiver = ReceiverEvents()
 
     def attach(pc: RTCPeerConnection) -> None:
         if on_subscribe_pc is not None:
@@ -43,7 +49,7 @@ async def watch(
 
     client = Client(url, token, decode=decode, on_subscribe_pc=attach)
     welcome = await client.connect()
-    started = time.monotonic()
+    started = receiver.started = time.monotonic()
     if welcome["type"] == "welcome":
         # A viewer: it publishes nothing, so the others' links carry only the leader's media
         # (aiortc's Opus runs near 100 kbps, twice a browser's, and would crowd a weak link).
@@ -58,6 +64,8 @@ async def watch(
             if t.kind == "video"
         },
         "video_link": [m for m in client.messages if m["type"] == "video_link"],
+        "keyframe_requests": receiver.keyframe_requests,
+        "jitter_buffer_gave_up": receiver.gave_up,
         "bottleneck": {
             "dropped": link.dropped,
             "passed": link.passed,
@@ -69,7 +77,39 @@ async def watch(
         },
     }
     await client.close()
+    receiver.close()
     return report
+
+
+class ReceiverEvents:
+    """Seconds after ``started`` at which this process's aiortc receivers asked for a keyframe,
+    and at which a video jitter buffer dropped what it held to get past a missing packet."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.keyframe_requests: list[float] = []
+        self.gave_up: list[float] = []
+        self._pli = RTCRtpReceiver._send_rtcp_pli
+        self._smart_remove = JitterBuffer.smart_remove
+        events = self
+
+        async def send_pli(self: RTCRtpReceiver, media_ssrc: int) -> None:
+            events.keyframe_requests.append(events._now())
+            await events._pli(self, media_ssrc)
+
+        def smart_remove(self: JitterBuffer, count: int) -> bool:
+            events.gave_up.append(events._now())
+            return events._smart_remove(self, count)
+
+        RTCRtpReceiver._send_rtcp_pli = send_pli  # type: ignore[method-assign]
+        JitterBuffer.smart_remove = smart_remove  # type: ignore[method-assign]
+
+    def _now(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+    def close(self) -> None:
+        RTCRtpReceiver._send_rtcp_pli = self._pli  # type: ignore[method-assign]
+        JitterBuffer.smart_remove = self._smart_remove  # type: ignore[method-assign]
 
 
 def main() -> None:
