@@ -161,6 +161,8 @@ class Hub:
                         "forwarded_packets": sum(s.packets for s in sent),
                         "retransmitted": sum(s.retransmitted for s in sent),
                         "retransmit_misses": sum(s.retransmit_misses for s in sent),
+                        # Packets given up on: a filler went in their place.
+                        "fillers": sum(s.fillers for s in sent),
                         "dropped_waiting_for_keyframe": sum(s.dropped_waiting for s in sent),
                         "subscriptions": len(forwarders),
                         # What this participant receives of each layered video it is sent.

@@ -17,6 +17,7 @@ upgrade fails here, loudly, and ``tests/test_adapter.py`` says what changed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,9 +41,11 @@ from aiortc.rtcrtpreceiver import NackGenerator as NackGenerator
 from aiortc.rtcrtpreceiver import StreamStatistics as StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
     AnyRtcpPacket,
     RtcpPsfbPacket,
     RtcpRrPacket,
+    RtcpRtpfbPacket,
     pack_remb_fci,
     unpack_remb_fci,
     unwrap_rtx,
@@ -68,7 +71,6 @@ _REQUIRED: tuple[tuple[object, str], ...] = (
     (RTCRtpReceiver, "_send_rtcp_nack"),
     (RTCRtpReceiver, "receive"),
     (RTCRtpSender, "_send_keyframe"),
-    (RTCRtpSender, "_retransmit"),
     (RTCRtpSender, "_handle_rtcp_packet"),
     (RTCRtpSender, "_send_rtcp"),
     (RTCRtpSender, "send"),
@@ -244,7 +246,7 @@ class SenderTap:
         sender: RTCRtpSender,
         kind: str,
         on_keyframe_request: Callable[[], None],
-        on_nack: Callable[[int], None],
+        on_nack: Callable[[list[int]], None],
         on_remb: Callable[[int], None],
         sender_report: Callable[[], SenderReport | None],
         on_loss: Callable[[float], None] | None = None,
@@ -252,6 +254,10 @@ class SenderTap:
         self._sender = sender
         self.kind = kind
         self.identity: OutboundIdentity | None = None
+        # Round trip to the subscriber, from its reports on our last sender report (seconds).
+        self.rtt: float | None = None
+        self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP, sent at)
+        self._on_nack = on_nack
         self.codec: RTCRtpCodecParameters | None = None
         self.ready = asyncio.Event()
         self._on_remb = on_remb
@@ -264,18 +270,8 @@ class SenderTap:
         sender.replaceTrack(self._parked)
         sender.send = self._send  # type: ignore[method-assign]
         sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
-        sender._retransmit = self._retransmit(on_nack)  # type: ignore[method-assign,assignment]
         sender._handle_rtcp_packet = self._handle_rtcp  # type: ignore[method-assign]
         sender._send_rtcp = self._send_rtcp  # type: ignore[method-assign]
-
-    @staticmethod
-    def _retransmit(
-        on_nack: Callable[[int], None],
-    ) -> Callable[[int], Coroutine[Any, Any, None]]:
-        async def retransmit(sequence_number: int) -> None:
-            on_nack(sequence_number)
-
-        return retransmit
 
     async def _send(self, parameters: Any) -> None:
         if self.identity is None:
@@ -313,10 +309,21 @@ class SenderTap:
             if self._sender._ssrc in ssrcs:
                 self._on_remb(bitrate)
             return
-        if self._on_loss is not None and isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            # Whole: a receiver's list says what it still misses, and so what it has.
+            self._on_nack(list(packet.lost))
+            return
+        if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
             for report in packet.reports:
-                if report.ssrc == self._sender._ssrc:
+                if report.ssrc != self._sender._ssrc:
+                    continue
+                if self._on_loss is not None:
                     self._on_loss(report.fraction_lost / 256)
+                last = self._last_sr
+                if last is not None and report.lsr == last[0] and report.dlsr:
+                    rtt = time.monotonic() - last[1] - report.dlsr / 65536
+                    if rtt >= 0:
+                        self.rtt = rtt if self.rtt is None else 0.85 * self.rtt + 0.15 * rtt
         await self._original_rtcp(packet)
 
     async def _send_rtcp(self, packets: list[AnyRtcpPacket]) -> None:
@@ -333,6 +340,7 @@ class SenderTap:
                 info.rtp_timestamp = report.rtp_timestamp
                 info.packet_count = report.packet_count & 0xFFFFFFFF
                 info.octet_count = report.octet_count & 0xFFFFFFFF
+                self._last_sr = ((report.ntp_timestamp >> 16) & 0xFFFFFFFF, time.monotonic())
             out.append(packet)
         if out:
             await self._original_send_rtcp(out)

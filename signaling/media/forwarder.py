@@ -5,6 +5,12 @@ when the forwarder starts mid-stream or is moved to another source (a transceive
 participant left). Video starts, and restarts, on a keyframe. NACKs are answered from the
 source's history, on RTX when negotiated; keyframe requests go to the source. A layered source's
 frames pass this subscriber's ``LayerFilter``, steered by its own REMB (``signaling.media.layers``).
+
+A VP8 packet that cannot be repaired (not in the history, retransmitted as often as allowed, or
+still missing a moment after it was first reported) is answered with a *filler*: a two-byte
+packet with its number and timestamp, and a keyframe is asked for. A receiver whose jitter
+buffer waits for every number (aiortc's does, for 512 packets: 13 s of a weak link's video)
+then decodes one broken frame and goes on from the keyframe; a browser takes it as a loss.
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ RESEND_TIMES = 3  # and at most this often
 # floor), with a quarter second's worth as burst: repairs must not bury the stream they repair.
 RESEND_SHARE = 0.25
 RESEND_FLOOR_BPS = 100_000
+# A number reported missing is filled this long after the first report (or twice the round
+# trip, if longer) unless a later report shows it arrived, or once this many later packets went
+# out: aiortc's jitter buffer starts over on a packet 100 or more behind its start.
+FILL_AFTER = 0.25
+FILL_AFTER_PACKETS = 64
+FILL_TOO_LATE_PACKETS = 96
+# A VP8 payload descriptor (no start of a partition) and one byte no decoder takes for a frame.
+# Never an empty payload: an empty frame makes FFmpeg's decoder flush, and it decodes nothing
+# after that.
+FILLER_PAYLOAD = b"\x00\x01"
+# aiortc's NACK lists cover every number missing within this many of its newest.
+NACK_WINDOW = 128
 
 # What a subscriber is told when its link carries no video of a source, or again some.
 LayerEvent = Callable[["Forwarder", str], None]
@@ -43,6 +61,12 @@ class ForwarderStats:
     retransmit_misses: int = 0
     retransmit_suppressed: int = 0  # asked again too soon, or too often
     dropped_layers: int = 0  # packets of temporal layers this subscriber's link does not carry
+    fillers: int = 0  # packets that could not be repaired, answered with a filler
+
+
+# What was sent under one number: its own number (the ring wraps), the source and the source's
+# number, the picture-id shift, the timestamp and marker it went out with.
+Sent = tuple[int, Source, int, int, int, int]
 
 
 class Forwarder:
@@ -60,9 +84,12 @@ class Forwarder:
         self.loss: float | None = None  # the fraction lost in the subscriber's last report
         self.layers = LayerFilter() if kind == "video" else None
         self._on_layer_event = on_layer_event
-        # Layered forwarding renumbers packets: for each number sent (the slot's own number, as
-        # the ring wraps), the source's number and the picture-id shift it was sent with.
-        self._origin: list[tuple[int, int, int] | None] = [None] * HISTORY
+        # Video: what went out under each number, to repair it after renumbering (layers) or a
+        # change of source, or to fill it.
+        self._sent: list[Sent | None] = [None] * HISTORY
+        # Numbers reported missing and not known to have arrived since: when first reported.
+        self._missing: dict[int, float] = {}
+        self._fills = kind == "video"
         # When each sent number was last retransmitted, and how often: a receiver repeats its
         # whole list of missing packets in every NACK, and answering all of it each time
         # floods a link that is already losing packets.
@@ -137,6 +164,8 @@ class Forwarder:
             writer = self._writer = PacketWriter(identity)
             if identity.rtx_payload_type is not None:
                 self._rtx_writer = rtx_writer(identity)
+        if self._missing:
+            self._fill_due(time.monotonic())
         payload = packet.payload
         in_seq = packet.sequence_number
         layers = self.layers
@@ -159,11 +188,18 @@ class Forwarder:
         if self._rebase_next:
             self._rebase(in_seq, packet.timestamp)
         seq = (in_seq + self._seq_offset) & 0xFFFF
-        if layer is not None:
-            self._origin[seq % HISTORY] = (seq, packet.sequence_number, picture_id_delta)
-            if picture_id_delta:
-                payload = _renumbered(payload, layer, picture_id_delta)
+        if layer is not None and picture_id_delta:
+            payload = _renumbered(payload, layer, picture_id_delta)
         timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
+        if self.kind == "video":
+            self._sent[seq % HISTORY] = (
+                seq,
+                self.source,
+                packet.sequence_number,
+                picture_id_delta,
+                timestamp,
+                packet.marker,
+            )
         data = writer.write(seq, timestamp, packet.marker, payload, abs_send_time, audio_level)
         if self.tap.send_now(data):
             stats = self.stats
@@ -209,32 +245,65 @@ class Forwarder:
         if event in ("paused", "resumed") and self._on_layer_event is not None:
             self._on_layer_event(self, event)
 
-    def _nack(self, out_seq: int) -> None:
-        writer = self._writer
-        if writer is None:
+    def _nack(self, lost: list[int]) -> None:
+        if self._writer is None or not lost:
             return
         now = time.monotonic()
+        if self._missing:
+            self._arrived(lost)
+        for out_seq in lost:
+            self._repair(out_seq, now)
+
+    def _arrived(self, lost: list[int]) -> None:
+        """Forget the numbers a receiver's list no longer has: they arrived. (A browser's list
+        holds only what it asks for now; what it leaves out it asks for again, or gives up on.)"""
+        newest = lost[0]
+        for seq in lost:
+            if seq_newer(seq, newest):
+                newest = seq
+        still = set(lost)
+        for seq in [s for s in self._missing if s not in still]:
+            if ((newest - seq) & 0xFFFF) < NACK_WINDOW:
+                del self._missing[seq]
+
+    def _repair(self, out_seq: int, now: float) -> None:
+        """Answer one number of a NACK: retransmit it, leave it for later, or fill it."""
+        sent = self._sent[out_seq % HISTORY] if self.kind == "video" else None
+        if sent is not None and sent[0] != out_seq:
+            self.stats.retransmit_misses += 1  # sent too long ago: its slot holds a later one
+            return
         resent = self._resent[out_seq % HISTORY]
         if resent is not None and resent[0] == out_seq:
             _, at, times = resent
-            if now - at < RESEND_INTERVAL or times >= RESEND_TIMES:
+            if now - at < RESEND_INTERVAL:
                 self.stats.retransmit_suppressed += 1
+                return
+            if times >= RESEND_TIMES:
+                if sent is not None:
+                    self._fill(sent, now)
+                else:
+                    self.stats.retransmit_suppressed += 1
                 return
             self._resent[out_seq % HISTORY] = (out_seq, now, times + 1)
         else:
             self._resent[out_seq % HISTORY] = (out_seq, now, 1)
-        origin = self._origin[out_seq % HISTORY] if self.source.layered else None
-        if origin is not None and origin[0] == out_seq:
-            _, source_seq, picture_id_delta = origin
-        elif origin is not None:
-            self.stats.retransmit_misses += 1  # sent too long ago: its slot holds a later one
-            return
-        else:
-            source_seq, picture_id_delta = (out_seq - self._seq_offset) & 0xFFFF, 0
-        original = self.source.packet(source_seq)
+            if sent is not None and self._fills:
+                self._missing.setdefault(out_seq, now)
+        if not self._retransmit(out_seq, sent, now):
+            self._resent[out_seq % HISTORY] = None  # not sent: a later report may try again
+
+    def _retransmit(self, out_seq: int, sent: Sent | None, now: float) -> bool:
+        if sent is not None:
+            _, source, source_seq, picture_id_delta, timestamp, _ = sent
+            original = source.packet(source_seq) if source is self.source else None
+        else:  # audio: numbered as the source's, shifted
+            source_seq = (out_seq - self._seq_offset) & 0xFFFF
+            picture_id_delta = 0
+            original = self.source.packet(source_seq)
+            timestamp = 0 if original is None else (original.timestamp + self._ts_offset)
         if original is None:
             self.stats.retransmit_misses += 1
-            return
+            return False
         rate = max(RESEND_FLOOR_BPS, (self.remb_bps or 0) * RESEND_SHARE) / 8
         self._resend_budget = min(
             rate / 4, self._resend_budget + (now - self._resend_refilled) * rate
@@ -242,14 +311,16 @@ class Forwarder:
         self._resend_refilled = now
         if self._resend_budget < len(original.payload):
             self.stats.retransmit_suppressed += 1
-            return
+            return False
         self._resend_budget -= len(original.payload)
         payload = original.payload
         if picture_id_delta:
             layer = read_layer(payload)
             if layer is not None:
                 payload = _renumbered(payload, layer, picture_id_delta)
-        timestamp = (original.timestamp + self._ts_offset) & 0xFFFFFFFF
+        timestamp &= 0xFFFFFFFF
+        writer = self._writer
+        assert writer is not None
         rtx = self._rtx_writer
         if rtx is not None:
             data = write_rtx(rtx, self._rtx_seq, out_seq, timestamp, original.marker, payload)
@@ -258,6 +329,42 @@ class Forwarder:
             data = writer.write(out_seq, timestamp, original.marker, payload, None, None)
         if self.tap.send_now(data):
             self.stats.retransmitted += 1
+        return True
+
+    def _fill_due(self, now: float) -> None:
+        """Fill the numbers still missing that are due: a last retransmission when there was
+        none yet and the source has the packet now, else a filler."""
+        wait = max(FILL_AFTER, 2 * (self.tap.rtt or 0.0))
+        last = self._last_seq
+        for seq, first in list(self._missing.items()):
+            behind = (last - seq) & 0xFFFF
+            if behind >= 0x8000 or behind >= FILL_TOO_LATE_PACKETS:
+                del self._missing[seq]  # a filler now would throw the receiver's buffer away
+                continue
+            if now - first < wait and behind < FILL_AFTER_PACKETS:
+                continue
+            sent = self._sent[seq % HISTORY]
+            if sent is None or sent[0] != seq:
+                del self._missing[seq]
+                continue
+            resent = self._resent[seq % HISTORY]
+            if (resent is None or resent[0] != seq) and self._retransmit(seq, sent, now):
+                self._resent[seq % HISTORY] = (seq, now, 1)
+                self._missing[seq] = now  # one more wait for this one
+                continue
+            self._fill(sent, now)
+
+    def _fill(self, sent: Sent, now: float) -> None:
+        """Give up on a number: send a filler in its place and ask for a keyframe."""
+        seq, _, _, _, timestamp, marker = sent
+        self._missing.pop(seq, None)
+        self._resent[seq % HISTORY] = (seq, now, RESEND_TIMES)
+        writer = self._writer
+        if writer is None or not self.source.vp8:
+            return
+        if self.tap.send_now(writer.write(seq, timestamp, marker, FILLER_PAYLOAD, None, None)):
+            self.stats.fillers += 1
+        self.source.request_keyframe()
 
     def _sender_report(self) -> SenderReport | None:
         if self.stats.packets == 0:

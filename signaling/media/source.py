@@ -91,7 +91,7 @@ class Source:
         self.keyframes_seen = 0
         self.keyframe_requests_sent = 0
         self._keyframe_test: KeyframeTest | None = None
-        self._vp8 = False
+        self.vp8 = False
         # Temporal layers: seen on this source's packets, and what each costs (bytes this second,
         # and the rate of the last whole second).
         self.layered = False
@@ -140,7 +140,7 @@ class Source:
             self.keyframes_seen += 1
         self._history[packet.sequence_number % HISTORY] = packet
         layer: Vp8Layer | None = None
-        if self._vp8:
+        if self.vp8:
             layer = read_layer(payload)
             if layer is not None:
                 self.layered = True
@@ -161,7 +161,7 @@ class Source:
         self.mime_type = mime_type
         self.clock_rate = clock_rate
         self._keyframe_test = keyframe_detector(mime_type)
-        self._vp8 = mime_type.lower() == "video/vp8"
+        self.vp8 = mime_type.lower() == "video/vp8"
         if self._nack is not None:
             self._nack = new_nack_generator()
 
