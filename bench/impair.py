@@ -133,3 +133,53 @@ class Bottleneck:
             loop.call_at(self._free_at, inbound, data, component)
 
         connection.data_received = data_received
+
+
+@dataclass
+class Holes:
+    """Video packets that never get through: on the peer's inbound path, one number in
+    ``every`` of a video stream on its first arrival, and every retransmission (RFC 4588) of
+    anything. What a link that loses a packet and then each repair of it does to a receiver;
+    whatever arrives under a lost number a second time (a filler) passes."""
+
+    video_payload_types: frozenset[int]
+    rtx_payload_types: frozenset[int]
+    every: int = 40
+    dropped_rtx: int = 0
+
+    def __post_init__(self) -> None:
+        self.holes: set[int] = set()
+
+    @classmethod
+    def of(cls, pc: RTCPeerConnection, every: int = 40) -> Holes:
+        """For what ``pc`` negotiated (after its local description is set)."""
+        codecs = [c for t in pc.getTransceivers() if t.kind == "video" for c in t._codecs]
+        types = {c.payloadType: c.mimeType.lower() for c in codecs if c.payloadType is not None}
+        rtx = {pt for pt, mime in types.items() if mime.endswith("/rtx")}
+        video = set(types) - rtx
+        return cls(frozenset(video), frozenset(rtx), every)
+
+    def apply(self, pc: RTCPeerConnection) -> None:
+        for connection in ice_connections(pc):
+            self._hook(connection)
+
+    def _hook(self, connection: Any) -> None:
+        inbound = connection.data_received
+
+        def data_received(data: bytes, component: int) -> None:
+            if len(data) >= 12 and 127 < data[0] < 192:
+                payload_type = data[1] & 0x7F
+                if payload_type in self.rtx_payload_types:
+                    self.dropped_rtx += 1
+                    return
+                seq = int.from_bytes(data[2:4], "big")
+                if (
+                    payload_type in self.video_payload_types
+                    and seq % self.every == 0
+                    and seq not in self.holes
+                ):
+                    self.holes.add(seq)
+                    return
+            inbound(data, component)
+
+        connection.data_received = data_received

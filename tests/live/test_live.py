@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.client import Client, SyntheticAudioTrack
-from bench.impair import Impairment
+from bench.impair import Holes, Impairment
+from bench.watcher import ReceiverEvents
 from sessions.enums import AttendanceOutcome, MeetingStatus, Role
 from sessions.models import Attendance
 from sessions.settings import Settings
@@ -754,6 +755,46 @@ async def test_under_loss_and_jitter_video_keeps_flowing(
     # Losses were repaired by retransmission on the server's legs, as operators see it.
     assert sum(p["retransmitted"] for p in status["participants"]) > 0
     assert status["journal_failures"] == 0
+
+
+async def test_a_packet_that_never_gets_through_costs_a_frame_not_a_freeze(
+    clients: ClientFactory, db: AsyncSession, server: TestServer
+) -> None:
+    """A site whose link loses one video packet in forty and every retransmission of anything.
+    The forwarder fills each hole it cannot repair, so the site's stock aiortc jitter buffer
+    never has to wait out 512 packets (17 s of this video) and throw frames away to get past
+    one: video keeps coming, the chair's link is left alone."""
+    events = ReceiverEvents()
+    holes: list[Holes] = []
+
+    def punch(pc: Any) -> None:
+        hole = Holes.of(pc, every=40)
+        holes.append(hole)
+        hole.apply(pc)
+
+    try:
+        meeting = await make_meeting(db)
+        leader = await make_user(db, "lanhdao_holes", Role.CHAIR, full_name="Lương Văn Bình")
+        chair = await clients(meeting.id, f"user:{leader.id}", "Lương Văn Bình", RoomRole.CHAIR)
+        site = await clients(
+            meeting.id, "site:1", "Điểm cầu 1", RoomRole.SITE, on_subscribe_pc=punch
+        )
+        everyone = [chair, site]
+        for c in everyone:
+            assert (await c.connect())["type"] == "welcome"
+        await asyncio.gather(*(c.publish() for c in everyone))
+        await wait_until(lambda: all_see_all(everyone, 30), timeout=30)
+        await flowing(everyone, 300, timeout=60)
+    finally:
+        events.close()
+    (hole,) = holes
+    assert len(hole.holes) >= 5  # lost for good,
+    assert hole.dropped_rtx > 0  # repairs included
+    assert events.gave_up == []  # no jitter buffer had to skip ahead
+    (status,) = server.app[HUB].status()
+    people = {p["role"]: p for p in status["participants"]}
+    assert people["site"]["fillers"] >= len(hole.holes) - 1  # the newest may still be open
+    assert people["chair"]["fillers"] == 0
 
 
 async def test_a_saturated_server_takes_nobody_new_and_keeps_those_already_in(
