@@ -33,6 +33,7 @@ from playwright.async_api import Page, async_playwright
 
 from bench.join import enter_room, new_meeting, prepare, signed_in_leader
 from bench.netns import CHROMIUM_ARGS, Netns, Stage
+from bench.watcher import freezes, paused_spans
 from sessions import tokens
 from sessions.enums import MeetingStatus
 from sessions.tokens import JoinClaims, RoomRole
@@ -94,8 +95,17 @@ async def one_case(
         )  # fmt: skip
     layers: dict[str, Counter[str]] = {name: Counter() for name, *_ in procs}
     timeline: dict[str, list[tuple[str, int, float]]] = {name: [] for name, *_ in procs}
+    keyframes: list[int] = []  # the leader's video keyframes so far, each second
     while any(proc.poll() is None for *_, proc in procs):
         rooms = await leader.evaluate(ROOMS)
+        keyframes.append(
+            sum(
+                person["sources"].get("video", {}).get("keyframes", 0)
+                for room in rooms["rooms"]
+                for person in room["participants"]
+                if person["role"] == "chair"
+            )
+        )
         for room in rooms["rooms"]:
             for person in room["participants"]:
                 for entry in person["layers"]:
@@ -121,12 +131,9 @@ async def one_case(
                 "limit_kbps": limit,
                 "fps_second_half": round(len(half) / (seconds / 2), 1),
                 "longest_gap_s": round(max(gaps, default=seconds / 2), 2),
-                # every gap over 1 s in the whole run: [seconds after joining, length]
-                "freezes": [
-                    [round(a, 1), round(b - a, 1)]
-                    for a, b in itertools.pairwise(sorted(times))
-                    if b - a > 1.0
-                ],
+                # every gap over 1 s in the whole run but while told "sound only":
+                # [seconds after joining, length]
+                "freezes": freezes(times, paused_spans(report["video_link"], seconds)),
                 "seconds_on_layer": dict(layers[name]),
                 "keyframe_requests": len(report["keyframe_requests"]),
                 "jitter_buffer_gave_up": report["jitter_buffer_gave_up"],
@@ -137,7 +144,9 @@ async def one_case(
                 "timeline": timeline[name] if limit else [],
             }
         )
-    return {"case": label, "watchers": watchers}
+    # Keyframes cost every viewer a burst: how many the leader sent during the case.
+    sent = keyframes[-1] - keyframes[0] if keyframes else 0
+    return {"case": label, "leader_keyframes": sent, "watchers": watchers}
 
 
 async def run(seconds: float, limit_kbps: int, count: int, queues_ms: list[int]) -> dict[str, Any]:

@@ -227,8 +227,9 @@ class ReceivedTrack:
     last_at: dict[str, float] = field(default_factory=dict)
     max_gap: dict[str, float] = field(default_factory=dict)
     frame_times: list[float] = field(default_factory=list)
+    frame_pts: list[int] = field(default_factory=list)  # RTP timestamps, when decoded
 
-    def count(self, now: float) -> None:
+    def count(self, now: float, pts: int | None = None) -> None:
         pid = self.participant_id
         if pid is None:
             return
@@ -240,6 +241,8 @@ class ReceivedTrack:
         self.last_at[pid] = now
         self.frames[pid] = self.frames.get(pid, 0) + 1
         self.frame_times.append(now)
+        if pts is not None:
+            self.frame_pts.append(pts)
 
 
 class FrameCounter:
@@ -284,6 +287,7 @@ class Client:
         self.decode = decode
         self.count_frames = count_frames
         self.messages: list[dict[str, Any]] = []
+        self.message_times: list[float] = []  # time.monotonic() at each message's arrival
         self.welcome: dict[str, Any] = {}
         self.participant_id = ""
         self.publish_pc: RTCPeerConnection | None = None
@@ -345,6 +349,7 @@ class Client:
                     self.welcome = data
                 async with self._new_message:
                     self.messages.append(data)
+                    self.message_times.append(time.monotonic())
                     self._new_message.notify_all()
         finally:
             self.closed.set()
@@ -451,8 +456,8 @@ class Client:
     async def _consume(self, track: MediaStreamTrack, received: ReceivedTrack) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
-                received.count(time.monotonic())
+                frame = await track.recv()
+                received.count(time.monotonic(), getattr(frame, "pts", None))
 
     def frames_from(self, participant_id: str, kind: str = "video") -> int:
         return sum(t.frames.get(participant_id, 0) for t in self.tracks.values() if t.kind == kind)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiortc import RTCPeerConnection
 from aiortc.jitterbuffer import JitterBuffer
@@ -27,6 +29,8 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from bench.client import Client
 from bench.impair import Bottleneck
 from signaling.media.adapter import restrict_host_addresses
+
+FREEZE = 1.0  # seconds without a new frame a viewer notices as a frozen picture
 
 
 async def watch(
@@ -63,7 +67,17 @@ async def watch(
             for mid, t in client.tracks.items()
             if t.kind == "video"
         },
-        "video_link": [m for m in client.messages if m["type"] == "video_link"],
+        # RTP timestamps of the decoded frames: the publisher's clock
+        "video_pts": {
+            t.participant_id or mid: t.frame_pts
+            for mid, t in client.tracks.items()
+            if t.kind == "video"
+        },
+        "video_link": [
+            {**m, "at": round(at - started, 3)}
+            for m, at in zip(client.messages, client.message_times, strict=True)
+            if m["type"] == "video_link"
+        ],
         "keyframe_requests": receiver.keyframe_requests,
         "jitter_buffer_gave_up": receiver.gave_up,
         "bottleneck": {
@@ -79,6 +93,45 @@ async def watch(
     await client.close()
     receiver.close()
     return report
+
+
+def paused_spans(video_link: list[dict[str, Any]], end: float) -> list[tuple[float, float]]:
+    """When a watcher was told its link carries no video (``video_link`` messages as reported,
+    with ``at``), until it was told video is back, or ``end``."""
+    spans: list[tuple[float, float]] = []
+    since: float | None = None
+    for message in video_link:
+        if message["paused"] and since is None:
+            since = message["at"]
+        elif not message["paused"] and since is not None:
+            spans.append((since, message["at"]))
+            since = None
+    if since is not None:
+        spans.append((since, end))
+    return spans
+
+
+def freezes(
+    times: list[float], paused: list[tuple[float, float]], longer_than: float = FREEZE
+) -> list[tuple[float, float]]:
+    """[start, length] of each wait over ``longer_than`` between two decoded frames (seconds
+    as reported), leaving out waits that overlap a time the watcher was told it gets sound only
+    (its video was stopped on purpose, and it said so)."""
+    out = []
+    for a, b in itertools.pairwise(sorted(times)):
+        if b - a > longer_than and not any(s < b and a < e for s, e in paused):
+            out.append((round(a, 1), round(b - a, 1)))
+    return out
+
+
+def frame_rate(pts: list[int], clock_rate: int = 90000) -> float:
+    """Decoded frames per second of the publisher's clock (what its camera gave, not how fast
+    this process kept up)."""
+    distinct = sorted(set(pts))
+    if len(distinct) < 2:
+        return 0.0
+    span = ((distinct[-1] - distinct[0]) & 0xFFFFFFFF) / clock_rate
+    return round((len(distinct) - 1) / span, 1)
 
 
 class ReceiverEvents:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.netns import CHROMIUM_ARGS, Netns, NetnsUnavailable, Stage
+from bench.watcher import frame_rate, freezes, paused_spans
 from sessions import audit, devices, lifecycle, meetings, sites, tokens
 from sessions import db as database
 from sessions.clock import SystemClock
@@ -350,9 +351,10 @@ async def test_a_weak_link_takes_fewer_layers_and_nobody_else_does(
     tmp_path: Path,
 ) -> None:
     """The chair's browser publishes three temporal layers. Two aiortc participants watch it,
-    one behind a 200 kbps link: that one is moved off the top layer (to fewer frames, or to sound
-    only and told so) while its decoder keeps a clean stream; the other keeps every layer and
-    loses no packet to the choice."""
+    one behind a 450 kbps link: that one is moved off the top layer (to fewer frames, or to sound
+    only and told so) while its decoder keeps a clean stream with no picture frozen for over a
+    second; the other keeps every layer at the camera's 30 fps and loses no packet to the
+    choice."""
     world = await arrange(sdb, status=MeetingStatus.OPEN)
     stage.start()
     meeting_id = world["meeting"].id
@@ -406,6 +408,10 @@ async def test_a_weak_link_takes_fewer_layers_and_nobody_else_does(
     # What it was sent decoded: frames arrived, fewer than for the strong link.
     assert len(weak["video"][chair_id]) > 0
     assert len(strong["video"][chair_id]) > len(weak["video"][chair_id])
+    # No picture froze for over a second on the weak link (but while it was told it gets sound
+    # only), and the strong link took every frame of the top layer: the chair's 30 fps camera.
+    assert freezes(weak["video"][chair_id], paused_spans(weak["video_link"], 30.0)) == []
+    assert frame_rate(strong["video_pts"][chair_id]) >= 29
     # Told when its link carried no video, and told again when it did.
     states = [m["paused"] for m in weak["video_link"]]
     assert states == [i % 2 == 0 for i in range(len(states))], states

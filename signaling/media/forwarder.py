@@ -25,7 +25,7 @@ from aiortc import RTCRtpSender
 from signaling.media.adapter import RtpPacket, SenderReport, SenderTap
 from signaling.media.layers import LayerFilter
 from signaling.media.rtp import PacketWriter, rtx_writer, seq_add, seq_newer, write_rtx
-from signaling.media.source import HISTORY, Source, ntp_now
+from signaling.media.source import HISTORY, Source, abs_send_time_now, ntp_now
 from signaling.media.vp8 import Vp8Layer, read_layer, with_picture_id
 
 RESEND_INTERVAL = 0.1  # seconds before the same packet is retransmitted again
@@ -362,7 +362,8 @@ class Forwarder:
         writer = self._writer
         if writer is None or not self.source.vp8:
             return
-        if self.tap.send_now(writer.write(seq, timestamp, marker, FILLER_PAYLOAD, None, None)):
+        data = writer.write(seq, timestamp, marker, FILLER_PAYLOAD, abs_send_time_now(), None)
+        if self.tap.send_now(data):
             self.stats.fillers += 1
         self.source.request_keyframe()
 
