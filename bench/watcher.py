@@ -151,7 +151,8 @@ class ReceiverEvents:
             await events._pli(self, media_ssrc)
 
         def smart_remove(self: JitterBuffer, count: int) -> bool:
-            events.gave_up.append(events._now())
+            if self._is_video:  # audio's 16-packet buffer skips ahead by design
+                events.gave_up.append(events._now())
             return events._smart_remove(self, count)
 
         RTCRtpReceiver._send_rtcp_pli = send_pli  # type: ignore[method-assign]

@@ -8,9 +8,11 @@ frames pass this subscriber's ``LayerFilter``, steered by its own REMB (``signal
 
 A VP8 packet that cannot be repaired (not in the history, retransmitted as often as allowed, or
 still missing a moment after it was first reported) is answered with a *filler*: a two-byte
-packet with its number and timestamp, and a keyframe is asked for. A receiver whose jitter
-buffer waits for every number (aiortc's does, for 512 packets: 13 s of a weak link's video)
-then decodes one broken frame and goes on from the keyframe; a browser takes it as a loss.
+packet with its number and timestamp. A receiver whose jitter buffer waits for every number
+(aiortc's does, for 512 packets: 13 s of a weak link's video) then decodes one broken frame and
+asks for a keyframe; a browser takes it as a loss. The filler itself asks for none: one sent for
+a packet that had arrived after all is dropped by the receiver, and costs no keyframe (asking
+on every filler tripled the keyframes on the weak link, each a burst it could not carry).
 """
 
 from __future__ import annotations
@@ -355,7 +357,7 @@ class Forwarder:
             self._fill(sent, now)
 
     def _fill(self, sent: Sent, now: float) -> None:
-        """Give up on a number: send a filler in its place and ask for a keyframe."""
+        """Give up on a number: send a filler in its place."""
         seq, _, _, _, timestamp, marker = sent
         self._missing.pop(seq, None)
         self._resent[seq % HISTORY] = (seq, now, RESEND_TIMES)
@@ -365,7 +367,6 @@ class Forwarder:
         data = writer.write(seq, timestamp, marker, FILLER_PAYLOAD, abs_send_time_now(), None)
         if self.tap.send_now(data):
             self.stats.fillers += 1
-        self.source.request_keyframe()
 
     def _sender_report(self) -> SenderReport | None:
         if self.stats.packets == 0:
