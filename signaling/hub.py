@@ -175,6 +175,7 @@ class Hub:
                                 "dropped_packets": f.stats.dropped_layers,
                                 "estimate_kbps": (f.remb_bps or 0) // 1000,
                                 "loss_percent": round((f.loss or 0.0) * 100, 1),
+                                "rtt_ms": round((f.tap.rtt or 0.0) * 1000),
                             }
                             for f in forwarders
                             if f.layers is not None and f.source.layered

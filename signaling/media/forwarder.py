@@ -36,9 +36,10 @@ RESEND_TIMES = 3  # and at most this often
 # floor), with a quarter second's worth as burst: repairs must not bury the stream they repair.
 RESEND_SHARE = 0.25
 RESEND_FLOOR_BPS = 100_000
-# A number reported missing is filled this long after the first report (or twice the round
-# trip, if longer) unless a later report shows it arrived, or once this many later packets went
-# out: aiortc's jitter buffer starts over on a packet 100 or more behind its start.
+# A number reported missing is filled this long after the first report unless a later report
+# shows it arrived, or once this many later packets went out (aiortc's jitter buffer starts over
+# on a packet 100 or more behind its start). The filler goes after the retransmissions on the
+# same path, so it never overtakes one: a receiver that got the packet drops the filler.
 FILL_AFTER = 0.25
 FILL_AFTER_PACKETS = 64
 FILL_TOO_LATE_PACKETS = 96
@@ -336,14 +337,13 @@ class Forwarder:
     def _fill_due(self, now: float) -> None:
         """Fill the numbers still missing that are due: a last retransmission when there was
         none yet and the source has the packet now, else a filler."""
-        wait = max(FILL_AFTER, 2 * (self.tap.rtt or 0.0))
         last = self._last_seq
         for seq, first in list(self._missing.items()):
             behind = (last - seq) & 0xFFFF
             if behind >= 0x8000 or behind >= FILL_TOO_LATE_PACKETS:
                 del self._missing[seq]  # a filler now would throw the receiver's buffer away
                 continue
-            if now - first < wait and behind < FILL_AFTER_PACKETS:
+            if now - first < FILL_AFTER and behind < FILL_AFTER_PACKETS:
                 continue
             sent = self._sent[seq % HISTORY]
             if sent is None or sent[0] != seq:
