@@ -253,7 +253,7 @@ class FrameCounter:
         self._last_ts: int | None = None
         self.packets = 0
 
-    async def on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+    def on_rtp(self, packet: RtpPacket) -> None:
         self.packets += 1
         if packet.timestamp != self._last_ts and packet.payload:
             self._last_ts = packet.timestamp

@@ -116,13 +116,17 @@ class Server(subprocess.Popen[bytes]):
 
 
 @contextlib.contextmanager
-def process(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[Server]:
+def process(
+    args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Server]:
+    """``python ARGS`` with ``env`` added, from ``cwd`` (another checkout's code, for ``-m``)."""
     with tempfile.TemporaryFile(prefix="diemcau-bench-") as log:
         proc = Server(
             [sys.executable, *args],
             env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=log,
+            cwd=cwd,
         )
         proc.log = log
         try:

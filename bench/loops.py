@@ -1,21 +1,26 @@
-"""The event loop under the forwarder: ``python -m bench.loops [--json] [--rounds N]``.
+"""Two servers side by side: ``python -m bench.loops [--json] [--rounds N] [--against REF]``.
 
-Two project servers (``diemcau serve``) side by side, one on the standard library's asyncio
-loop (the baseline) and one with ``event_loop = "uvloop"``, the same publisher (640x480 30 fps
-VP8 + Opus, pre-encoded) and K raw-RTP subscribers as ``bench.sfu``; cases alternate between
-the two servers, round after round, so drift on this shared machine hits both alike. Reported:
-server CPU per case (median over rounds), the ratio uvloop / asyncio, and each loop's cost per
-received and per forwarded packet in ``bench.sfu``'s units.
+Two project servers (``diemcau serve``), the same publisher (640x480 30 fps VP8 + Opus,
+pre-encoded) and K raw-RTP subscribers as ``bench.sfu``; cases alternate between the two
+servers, round after round, so drift on this shared machine hits both alike. By default the
+baseline runs on the standard library's asyncio loop and the other with ``event_loop =
+"uvloop"``; with ``--against REF`` the baseline is the code of git revision REF (checked out in a
+temporary worktree, both on uvloop): a change measured against what it changes. Reported: server
+CPU per case (median over rounds), the ratio of the two, and each one's cost per received and per
+forwarded packet in ``bench.sfu``'s units.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,48 +56,75 @@ def _label(k: int | None) -> str:
     return "idle" if k is None else f"k{k}"
 
 
-async def run(rounds: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def worktree(ref: str) -> Iterator[Path]:
+    """Git revision ``ref`` of this repository, checked out in a temporary folder."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="diemcau-ref-") as tmp:
+        path = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(path), ref],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "-C", str(root), "worktree", "remove", "--force", str(path)],
+                check=False,
+                capture_output=True,
+            )
+
+
+async def run(rounds: int, against: str | None = None) -> dict[str, Any]:
     media = Media(video=encode_vp8(640, 480, 60, noisy=True), audio=encode_opus(1.0))
-    results: dict[str, list[CaseResult]] = {"asyncio": [], "uvloop": []}
-    with tempfile.TemporaryDirectory(prefix="diemcau-loops-") as tmp:
-        dirs = {name: Path(tmp) / name for name in results}
+    base, other = ("asyncio", "uvloop") if against is None else (f"at {against}", "this tree")
+    results: dict[str, list[CaseResult]] = {base: [], other: []}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="diemcau-loops-"))
+        cwd = {base: stack.enter_context(worktree(against)) if against else None, other: None}
+        dirs = {name: Path(tmp) / f"server{n}" for n, name in enumerate(results)}
         prepared = {name: prepare_project(d) for name, d in dirs.items()}
         ports = {name: free_port() for name in results}
         envs = {name: project_env(dirs[name], ports[name]) for name in results}
-        envs["uvloop"]["DIEMCAU_EVENT_LOOP"] = "uvloop"
-        with (
-            process(["-m", "web.cli", "serve"], envs["asyncio"]) as plain,
-            process(["-m", "web.cli", "serve"], envs["uvloop"]) as fast,
-            restrict_host_addresses(("127.0.0.1",)),
-        ):
-            procs = {"asyncio": plain, "uvloop": fast}
-            for name, proc in procs.items():
-                await wait_http(f"http://127.0.0.1:{ports[name]}/healthz", proc)
-            async with aiohttp.ClientSession() as session:
-                targets = {
-                    name: ProjectTarget(
-                        f"http://127.0.0.1:{ports[name]}",
-                        procs[name].pid,
-                        prepared[name][0],
-                        prepared[name][1],
-                        session,
-                    )
-                    for name in results
-                }
-                for number in range(rounds):
-                    for k in KS:
-                        order = ("asyncio", "uvloop") if number % 2 == 0 else ("uvloop", "asyncio")
-                        for name in order:
-                            case = await run_case(targets[name], media, k)
-                            results[name].append(case)
-                            print(
-                                f"round {number + 1} {name:>7} K={k}: server "
-                                f"{case.server_cpu_pct:5.1f}%  fps min "
-                                f"{min(case.fps) if case.fps else 0:5.1f}",
-                                file=sys.stderr,
-                            )
+        for name in results:
+            envs[name]["DIEMCAU_EVENT_LOOP"] = "uvloop"
+        if against is None:
+            envs[base]["DIEMCAU_EVENT_LOOP"] = "asyncio"
+        procs = {
+            name: stack.enter_context(process(["-m", "web.cli", "serve"], envs[name], cwd[name]))
+            for name in results
+        }
+        stack.enter_context(restrict_host_addresses(("127.0.0.1",)))
+        for name, proc in procs.items():
+            await wait_http(f"http://127.0.0.1:{ports[name]}/healthz", proc)
+        async with aiohttp.ClientSession() as session:
+            targets = {
+                name: ProjectTarget(
+                    f"http://127.0.0.1:{ports[name]}",
+                    procs[name].pid,
+                    prepared[name][0],
+                    prepared[name][1],
+                    session,
+                )
+                for name in results
+            }
+            for number in range(rounds):
+                for k in KS:
+                    order = (base, other) if number % 2 == 0 else (other, base)
+                    for name in order:
+                        case = await run_case(targets[name], media, k)
+                        results[name].append(case)
+                        print(
+                            f"round {number + 1} {name:>7} K={k}: server "
+                            f"{case.server_cpu_pct:5.1f}%  fps min "
+                            f"{min(case.fps) if case.fps else 0:5.1f}",
+                            file=sys.stderr,
+                        )
+    command = f"python -m bench.loops --json --rounds {rounds}"
     out: dict[str, Any] = {
-        "command": f"python -m bench.loops --json --rounds {rounds}",
+        "command": command + (f" --against {against}" if against else ""),
         "rounds": rounds,
     }
     medians: dict[str, dict[int | None, float]] = {}
@@ -114,10 +146,8 @@ async def run(rounds: int) -> dict[str, Any]:
             "min_fps": min((min(c.fps) for c in cases if c.fps), default=None),
             **_costs(per_k, pps),
         }
-    out["ratio_uvloop_over_asyncio_cpu"] = {
-        _label(k): round(medians["uvloop"][k] / medians["asyncio"][k], 2)
-        for k in KS
-        if medians["asyncio"][k]
+    out[f"ratio_cpu_{other.replace(' ', '_')}_over_baseline"] = {
+        _label(k): round(medians[other][k] / medians[base][k], 2) for k in KS if medians[base][k]
     }
     return out
 
@@ -126,8 +156,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", help="a git revision: its code is the baseline")
     args = parser.parse_args()
-    result = asyncio.run(run(args.rounds))
+    result = asyncio.run(run(args.rounds, args.against))
     print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else result)
 
 

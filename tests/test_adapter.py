@@ -6,6 +6,7 @@ from __future__ import annotations
 import aioice.ice
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.rtp import RtpPacket
 
 from signaling.media import adapter
 
@@ -26,11 +27,13 @@ async def test_taps_replace_decoding_and_encoding() -> None:
         transceiver = pc.addTransceiver("video", direction="sendrecv")
         received: list[object] = []
 
-        async def on_rtp(packet: object, arrival_time_ms: int) -> None:
+        def on_rtp(packet: object) -> None:
             received.append(packet)
 
         tap = adapter.ReceiverTap.for_transceiver(transceiver, on_rtp, lambda sr: None)
-        assert transceiver.receiver._handle_rtp_packet is on_rtp
+        # What reaches the receiver through aiortc goes to the tap, undecoded.
+        await transceiver.receiver._handle_rtp_packet(RtpPacket(sequence_number=7), 0)
+        assert [p.sequence_number for p in received] == [7]  # type: ignore[attr-defined]
         sender_tap = adapter.SenderTap(
             transceiver.sender,
             "video",

@@ -6,7 +6,9 @@ only (no name-mangled state), and checks at import that every name it relies on 
 upgrade fails here, loudly, and ``tests/test_adapter.py`` says what changed.
 
 - ``ReceiverTap``: a publisher's receiver hands decrypted RTP packets to the room; no jitter
-  buffer, no decoder thread, no decoder.
+  buffer, no decoder thread, no decoder. Its SRTP packets are taken off the ICE socket's
+  callback and handled there (``DirectReceive``), not parsed as STUN, queued by aioice and
+  read again by the DTLS transport's task; RTCP, DTLS and STUN go the usual way.
 - ``SenderTap``: a subscriber's sender never encodes (its track is parked); the room writes
   packets with the sender's SSRC through the transport, answers NACKs and keyframe requests,
   and fills its sender reports.
@@ -18,19 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
 import aiortc
+import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
+    clock,
 )
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -96,7 +100,7 @@ _MISSING = check_internals()
 if _MISSING:
     raise ImportError("signaling.media.adapter cannot hook this aiortc: " + ", ".join(_MISSING))
 
-RtpHandler = Callable[[RtpPacket, int], Coroutine[Any, Any, None]]
+RtpHandler = Callable[[RtpPacket], None]
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,15 @@ class ReceiverTap:
         self.started = asyncio.Event()
         self._registered_on: RTCDtlsTransport | None = None
         self._on_sender_report = on_sender_report
-        receiver._handle_rtp_packet = on_rtp  # type: ignore[method-assign,assignment]
+        self.on_rtp = on_rtp
+
+        async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+            on_rtp(packet)  # what DirectReceive did not take (none once it is installed)
+
+        receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
         receiver._handle_rtcp_packet = self._handle_rtcp  # type: ignore[method-assign]
         receiver.receive = self._receive  # type: ignore[method-assign]
+        receiver._diemcau_tap = self  # type: ignore[attr-defined]
 
     @classmethod
     def for_transceiver(
@@ -163,6 +173,7 @@ class ReceiverTap:
         transport = self._receiver.transport
         transport._register_rtp_receiver(self._receiver, parameters)
         self._registered_on = transport
+        DirectReceive.install(transport)
         self.started.set()
 
     async def _handle_rtcp(self, packet: AnyRtcpPacket) -> None:
@@ -207,6 +218,63 @@ class ReceiverTap:
         if self._registered_on is not None:
             self._registered_on._unregister_rtp_receiver(self._receiver)
             self._registered_on = None
+
+
+class DirectReceive:
+    """SRTP packets of a DTLS transport whose receivers are all tapped, handled in the ICE
+        socket's callback: unprotected, parsed and routed to the tap at once. aiortc would try the
+        datagram as STUN first, queue it in aioice, and read it again from the DTLS transport's task
+        (a task switch and three awaits per packet). Installed once the transport is connected (its
+        SRTP session exists); a packet for a receiver without a tap goes to that receiver's handler,
+    as aiortc would have sent it."""
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self.handled = 0
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def install(cls, dtls: RTCDtlsTransport) -> DirectReceive | None:
+        installed: DirectReceive | None = getattr(dtls, "_diemcau_direct", None)
+        if installed is not None or dtls._rx_srtp is None:
+            return installed
+        direct = cls(dtls)
+        dtls._diemcau_direct = direct  # type: ignore[attr-defined]
+        for protocol in dtls.transport._connection._protocols:
+            direct._hook(protocol)
+        return direct
+
+    def _hook(self, protocol: Any) -> None:
+        original = protocol.datagram_received
+        dtls = self._dtls
+        srtp = dtls._rx_srtp
+        extensions = dtls._rtp_header_extensions_map
+        router = dtls._rtp_router
+
+        def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+            # SRTP (RFC 7983: first byte 128-191), not SRTCP (payload types 192-223)
+            if len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 224:
+                original(data, addr)
+                return
+            try:
+                packet = RtpPacket.parse(srtp.unprotect(data), extensions)
+            except (pylibsrtp.Error, ValueError):
+                return  # as aiortc: a packet that does not authenticate or parse is dropped
+            receiver = router.route_rtp(packet)
+            if receiver is None:
+                return  # as aiortc: nobody receives this stream
+            tap: ReceiverTap | None = getattr(receiver, "_diemcau_tap", None)
+            if tap is not None:
+                self.handled += 1
+                tap.on_rtp(packet)
+            else:
+                task = asyncio.ensure_future(
+                    receiver._handle_rtp_packet(packet, clock.current_ms())
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+        protocol.datagram_received = datagram_received
 
 
 class ParkedTrack(MediaStreamTrack):

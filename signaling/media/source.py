@@ -113,7 +113,7 @@ class Source:
 
     # ---- receive path (hot) -------------------------------------------------------------
 
-    async def on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+    def on_rtp(self, packet: RtpPacket) -> None:
         tap = self.tap
         if packet.payload_type in tap.rtx_payload_types:
             unwrapped = tap.unwrap(packet)

@@ -22,6 +22,7 @@ from sessions.enums import AttendanceOutcome, MeetingStatus, Role
 from sessions.models import Attendance
 from sessions.settings import Settings
 from sessions.tokens import RoomRole
+from signaling.media.adapter import DirectReceive
 from signaling.protocol import CLIENT_TYPES, ERRORS
 from tests.conftest import make_user
 from tests.factories import make_meeting, token
@@ -82,6 +83,13 @@ async def test_three_participants_see_and_hear_each_other(
         assert p.publish is not None
         for t in p.publish.pc.getTransceivers():
             assert t.receiver._RTCRtpReceiver__decoder_thread is None  # type: ignore[attr-defined]
+        # Its media came straight off the socket's callback, not through aioice's queue (but
+        # what was queued as the transport connected).
+        dtls = p.publish.pc.getTransceivers()[0].receiver.transport
+        direct = DirectReceive.install(dtls)
+        assert direct is not None
+        received = sum(s.packets_received for s in p.publish.sources.values())
+        assert direct.handled >= 0.9 * received > 0
         assert p.subscribe is not None
         assert len(p.subscribe.forwarders) == 4
         for f in p.subscribe.forwarders:
