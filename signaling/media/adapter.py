@@ -326,6 +326,9 @@ class SenderTap:
         self.rtt: float | None = None
         self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP, sent at)
         self._on_nack = on_nack
+        self._pair: Any = None  # the nominated ICE pair last sent on, its sendto and address
+        self._pair_sendto: Callable[[bytes, Any], None] = lambda data, addr: None
+        self._pair_addr: Any = None
         self.codec: RTCRtpCodecParameters | None = None
         self.ready = asyncio.Event()
         self._on_remb = on_remb
@@ -424,7 +427,13 @@ class SenderTap:
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None:
             return False
-        pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        if pair is not self._pair:
+            # The pair's address is a tuple made on every read: kept until ICE nominates
+            # another pair.
+            self._pair = pair
+            self._pair_sendto = pair.protocol.transport.sendto
+            self._pair_addr = pair.remote_addr
+        self._pair_sendto(dtls._tx_srtp.protect(data), self._pair_addr)
         return True
 
     def close(self) -> None:

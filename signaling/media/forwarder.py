@@ -92,7 +92,7 @@ class Forwarder:
         self._sent: list[Sent | None] = [None] * HISTORY
         # Numbers reported missing and not known to have arrived since: when first reported.
         self._missing: dict[int, float] = {}
-        self._fills = kind == "video"
+        self._fills = kind == "video"  # what it sends is kept in _sent, and can be filled
         # When each sent number was last retransmitted, and how often: a receiver repeats its
         # whole list of missing packets in every NACK, and answering all of it each time
         # floods a link that is already losing packets.
@@ -194,7 +194,7 @@ class Forwarder:
         if layer is not None and picture_id_delta:
             payload = _renumbered(payload, layer, picture_id_delta)
         timestamp = (packet.timestamp + self._ts_offset) & 0xFFFFFFFF
-        if self.kind == "video":
+        if self._fills:
             self._sent[seq % HISTORY] = (
                 seq,
                 self.source,
@@ -271,7 +271,7 @@ class Forwarder:
 
     def _repair(self, out_seq: int, now: float) -> None:
         """Answer one number of a NACK: retransmit it, leave it for later, or fill it."""
-        sent = self._sent[out_seq % HISTORY] if self.kind == "video" else None
+        sent = self._sent[out_seq % HISTORY] if self._fills else None
         if sent is not None and sent[0] != out_seq:
             self.stats.retransmit_misses += 1  # sent too long ago: its slot holds a later one
             return
