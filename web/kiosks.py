@@ -246,12 +246,18 @@ class KioskChannel:
         async with self._db() as db:
             site_ids = found.site_ids | await readiness.sites_of_meetings(db, found.meeting_ids)
             for site_id in site_ids & set(self.links):
-                link = self.links[site_id]
+                # Links come and go while this awaits the database: a kiosk that left (or was
+                # replaced) meanwhile is skipped, never a reason to stop pushing to the others.
+                link = self.links.get(site_id)
+                if link is None:
+                    continue
                 site = await db.get(Site, site_id, populate_existing=True)
                 if site is None or not site.active or site.device_token_hash != link.token_hash:
                     link.close(CLOSE_REVOKED, {"type": "revoked"})
                     continue
-                link.send(await self.state_message(db, site))
+                message = await self.state_message(db, site)
+                if self.links.get(site_id) is link:
+                    link.send(message)
 
     async def state_message(self, db: AsyncSession, site: Site) -> dict[str, Any]:
         state = await self._state_of(db, site, self._clock.now())
