@@ -25,15 +25,15 @@ async def test_taps_replace_decoding_and_encoding() -> None:
     pc = RTCPeerConnection()
     try:
         transceiver = pc.addTransceiver("video", direction="sendrecv")
-        received: list[object] = []
+        received: list[RtpPacket] = []
 
-        def on_rtp(packet: object) -> None:
+        def on_rtp(packet: RtpPacket) -> None:
             received.append(packet)
 
         tap = adapter.ReceiverTap.for_transceiver(transceiver, on_rtp, lambda sr: None)
         # What reaches the receiver through aiortc goes to the tap, undecoded.
         await transceiver.receiver._handle_rtp_packet(RtpPacket(sequence_number=7), 0)
-        assert [p.sequence_number for p in received] == [7]  # type: ignore[attr-defined]
+        assert [p.sequence_number for p in received] == [7]
         sender_tap = adapter.SenderTap(
             transceiver.sender,
             "video",

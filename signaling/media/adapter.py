@@ -221,12 +221,12 @@ class ReceiverTap:
 
 
 class DirectReceive:
-    """SRTP packets of a DTLS transport whose receivers are all tapped, handled in the ICE
-        socket's callback: unprotected, parsed and routed to the tap at once. aiortc would try the
-        datagram as STUN first, queue it in aioice, and read it again from the DTLS transport's task
-        (a task switch and three awaits per packet). Installed once the transport is connected (its
-        SRTP session exists); a packet for a receiver without a tap goes to that receiver's handler,
-    as aiortc would have sent it."""
+    """SRTP packets of a publisher's DTLS transport, handled in the ICE socket's callback:
+    unprotected, parsed and routed to the tap at once. aiortc would try the datagram as STUN
+    first, queue it in aioice, and read it again from the DTLS transport's task (a task switch
+    and three awaits per packet). Installed once the transport is connected (its SRTP session
+    exists); a packet for a receiver without a tap goes to that receiver's handler, as aiortc
+    would have sent it."""
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls

@@ -290,7 +290,7 @@ class Forwarder:
             self._resent[out_seq % HISTORY] = (out_seq, now, times + 1)
         else:
             self._resent[out_seq % HISTORY] = (out_seq, now, 1)
-            if sent is not None and self._fills:
+            if sent is not None:
                 self._missing.setdefault(out_seq, now)
         if not self._retransmit(out_seq, sent, now):
             self._resent[out_seq % HISTORY] = None  # not sent: a later report may try again
@@ -358,11 +358,11 @@ class Forwarder:
 
     def _fill(self, sent: Sent, now: float) -> None:
         """Give up on a number: send a filler in its place."""
-        seq, _, _, _, timestamp, marker = sent
+        seq, source, _, _, timestamp, marker = sent
         self._missing.pop(seq, None)
         self._resent[seq % HISTORY] = (seq, now, RESEND_TIMES)
         writer = self._writer
-        if writer is None or not self.source.vp8:
+        if writer is None or not source.vp8:  # the filler is a VP8 payload
             return
         data = writer.write(seq, timestamp, marker, FILLER_PAYLOAD, abs_send_time_now(), None)
         if self.tap.send_now(data):
