@@ -250,8 +250,11 @@ async def publisher_packets(pc: RTCPeerConnection) -> int:
     return sum(getattr(s, "packetsSent", 0) for s in report.values() if s.type == "outbound-rtp")
 
 
-async def run_case(target: Target, media: Media, k: int | None) -> CaseResult:
-    """k=None: the server idle; k=0: a publisher and nobody watching."""
+async def run_case(
+    target: Target, media: Media, k: int | None, window: float = WINDOW
+) -> CaseResult:
+    """k=None: the server idle; k=0: a publisher and nobody watching. CPU is read in clock
+    ticks (10 ms): a 5 s window resolves 0.2 % of a core, a longer one finer."""
     generator = CpuWindow(os.getpid())
     server = CpuWindow(target.pid)
     subscribers: list[Subscriber] = []
@@ -267,7 +270,7 @@ async def run_case(target: Target, media: Media, k: int | None) -> CaseResult:
         start = time.monotonic()
         server.start()
         generator.start()
-        await asyncio.sleep(WINDOW)
+        await asyncio.sleep(window)
         server_share, _ = server.stop()
         generator_share, _ = generator.stop()
         end = time.monotonic()

@@ -4,6 +4,7 @@ moves what it hooks, these fail and say where."""
 from __future__ import annotations
 
 import aioice.ice
+import pylibsrtp
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RtpPacket
@@ -18,7 +19,41 @@ def test_a_missing_internal_is_named(index: int, monkeypatch: pytest.MonkeyPatch
     owner, name = adapter._REQUIRED[index]
     monkeypatch.delattr(owner, name)
     missing = adapter.check_internals()
-    assert missing == [f"{getattr(owner, '__name__', owner)}.{name}"]
+    assert missing == [f"{getattr(owner, '__name__', type(owner).__name__)}.{name}"]
+
+
+def test_srtp_calls_give_pylibsrtps_bytes_and_refuse_what_it_refuses() -> None:
+    """The lean protect/unprotect on the forwarding path: byte for byte what pylibsrtp makes, a
+    forged or replayed packet refused as pylibsrtp refuses it, a session usable either way after."""
+    key = bytes(range(30))
+    ours = adapter.SrtpCall(
+        pylibsrtp.Session(pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)),
+        protect=True,
+    )
+    theirs = pylibsrtp.Session(
+        pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    receiving = pylibsrtp.Session(
+        pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    )
+    unprotect = adapter.SrtpCall(receiving, protect=False)
+    for seq in (1, 2, 3):
+        plain = RtpPacket(payload_type=96, sequence_number=seq, ssrc=1234, payload=b"x" * 900)
+        data = plain.serialize()
+        protected = ours(data)
+        assert protected == theirs.protect(data)
+        assert len(protected) > len(data)  # the authentication tag
+        assert unprotect(protected) == data
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(protected)  # a replay
+    forged = bytearray(ours(RtpPacket(payload_type=96, sequence_number=4, ssrc=1234).serialize()))
+    forged[-1] ^= 1
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(bytes(forged))
+    with pytest.raises(ValueError, match="too long"):
+        ours(b"\x80" * 1500)
+    five = RtpPacket(payload_type=96, sequence_number=5, ssrc=1234, payload=b"y").serialize()
+    assert receiving.unprotect(ours(five)) == five  # pylibsrtp's own call on the same buffer
 
 
 async def test_taps_replace_decoding_and_encoding() -> None:

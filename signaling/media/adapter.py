@@ -12,6 +12,8 @@ upgrade fails here, loudly, and ``tests/test_adapter.py`` says what changed.
 - ``SenderTap``: a subscriber's sender never encodes (its track is parked); the room writes
   packets with the sender's SSRC through the transport, answers NACKs and keyframe requests,
   and fills its sender reports.
+- ``SrtpCall``: one SRTP session's protect or unprotect, without pylibsrtp's per-call allocation
+  (its ``Session`` buffers are reused: the same bytes, less work on every packet).
 - ``restrict_host_addresses``: which local addresses ICE gathers on (aioice skips loopback).
 - ``route_rtx_streams``: lets an aiortc *client* receive retransmissions (tests, benchmarks).
 """
@@ -59,6 +61,8 @@ from aiortc.rtp import RtcpSrPacket as RtcpSrPacket
 from aiortc.rtp import RtpPacket as RtpPacket
 from aiortc.sdp import SessionDescription
 from aiortc.sdp import candidate_from_sdp as candidate_from_sdp
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
 
 from signaling.media.rtp import OutboundIdentity
 
@@ -83,13 +87,19 @@ _REQUIRED: tuple[tuple[object, str], ...] = (
     (RTCDtlsTransport, "_send_rtp"),
     (aioice.ice, "get_host_addresses"),
     (aioice.ice.Connection, "sendto"),
+    (pylibsrtp.Session(), "_srtp"),
+    (pylibsrtp.Session(), "_cdata"),
+    (pylibsrtp.Session(), "_buffer"),
+    (pylibsrtp, "_srtp_assert"),
 )
 
 
 def check_internals() -> list[str]:
     """The internals this module needs that the installed aiortc/aioice lack (empty: all fine)."""
     missing = [
-        f"{getattr(o, '__name__', o)}.{name}" for o, name in _REQUIRED if not hasattr(o, name)
+        f"{getattr(o, '__name__', type(o).__name__)}.{name}"
+        for o, name in _REQUIRED
+        if not hasattr(o, name)
     ]
     if not aiortc.__version__.startswith(SUPPORTED_AIORTC):
         missing.append(f"aiortc {aiortc.__version__} (adapter written for {SUPPORTED_AIORTC}x)")
@@ -101,6 +111,39 @@ if _MISSING:
     raise ImportError("signaling.media.adapter cannot hook this aiortc: " + ", ".join(_MISSING))
 
 RtpHandler = Callable[[RtpPacket], None]
+
+SRTP_MAX_TRAILER = 16  # what protect may add to an RTP packet (pylibsrtp's SRTP_MAX_TRAILER_LEN)
+
+
+class SrtpCall:
+    """``session.protect`` (or ``unprotect``) for one packet after another: the C call on the
+    session's own buffer, with its length cell made once rather than per packet. Raises
+    ``pylibsrtp.Error`` where pylibsrtp would (a packet that does not authenticate, a replay)."""
+
+    __slots__ = ("_buffer", "_cdata", "_function", "_length", "_limit", "_session", "_srtp")
+
+    def __init__(self, session: pylibsrtp.Session, protect: bool) -> None:
+        self._session = session  # holds the C session: freed with it
+        self._srtp = session._srtp[0]
+        self._cdata = session._cdata
+        self._buffer = session._buffer
+        self._function = _srtp_lib.srtp_protect if protect else _srtp_lib.srtp_unprotect
+        self._limit = len(session._cdata) - (SRTP_MAX_TRAILER if protect else 0)
+        self._length = _srtp_ffi.new("int *")
+
+    def __call__(self, data: bytes) -> bytes:
+        size = len(data)
+        if size > self._limit:
+            raise ValueError("packet is too long")
+        length = self._length
+        length[0] = size
+        buffer = self._buffer
+        buffer[0:size] = data
+        status = self._function(self._srtp, self._cdata, length)
+        if status:  # pylibsrtp.Error, with libsrtp's reason
+            pylibsrtp._srtp_assert(status)  # type: ignore[no-untyped-call]
+        protected: bytes = buffer[0 : length[0]]  # a copy, as pylibsrtp returns
+        return protected
 
 
 @dataclass(frozen=True)
@@ -247,7 +290,7 @@ class DirectReceive:
     def _hook(self, protocol: Any) -> None:
         original = protocol.datagram_received
         dtls = self._dtls
-        srtp = dtls._rx_srtp
+        unprotect = SrtpCall(dtls._rx_srtp, protect=False)
         extensions = dtls._rtp_header_extensions_map
         router = dtls._rtp_router
 
@@ -257,7 +300,7 @@ class DirectReceive:
                 original(data, addr)
                 return
             try:
-                packet = RtpPacket.parse(srtp.unprotect(data), extensions)
+                packet = RtpPacket.parse(unprotect(data), extensions)
             except (pylibsrtp.Error, ValueError):
                 return  # as aiortc: a packet that does not authenticate or parse is dropped
             receiver = router.route_rtp(packet)
@@ -329,6 +372,8 @@ class SenderTap:
         self._pair: Any = None  # the nominated ICE pair last sent on, its sendto and address
         self._pair_sendto: Callable[[bytes, Any], None] = lambda data, addr: None
         self._pair_addr: Any = None
+        self._srtp: pylibsrtp.Session | None = None  # the transport's, and its protect
+        self._protect: Callable[[bytes], bytes] = lambda data: data
         self.codec: RTCRtpCodecParameters | None = None
         self.ready = asyncio.Event()
         self._on_remb = on_remb
@@ -433,7 +478,10 @@ class SenderTap:
             self._pair = pair
             self._pair_sendto = pair.protocol.transport.sendto
             self._pair_addr = pair.remote_addr
-        self._pair_sendto(dtls._tx_srtp.protect(data), self._pair_addr)
+        srtp = dtls._tx_srtp
+        if srtp is not self._srtp:
+            self._srtp, self._protect = srtp, SrtpCall(srtp, protect=True)
+        self._pair_sendto(self._protect(data), self._pair_addr)
         return True
 
     def close(self) -> None:

@@ -150,10 +150,11 @@ class Source:
         if level_ext is not None:
             level = (0x80 if level_ext[0] else 0) | (level_ext[1] & 0x7F)
             self._levels.append((time.monotonic(), level_ext[1] & 0x7F))
-        if not self.enabled:
+        sinks = self.sinks
+        if not self.enabled or not sinks:
             return
         abs_send_time = abs_send_time_now()
-        for sink in self.sinks:
+        for sink in sinks:
             sink.deliver(packet, keyframe, abs_send_time, level, layer)
 
     def _adopt(self, ssrc: int, mime_type: str, clock_rate: int) -> None:
