@@ -1,5 +1,5 @@
 """Concurrent three-endpoint meetings on one server process: ``python -m bench.meetings [--json]
-[--counts 1,4,8,…]``.
+[--counts 1,4,8,…] [--window S]``.
 
 The election period's load: many communes in session at once. Each meeting links three endpoints
 (the provincial office's chair and two communes) where everyone sees everyone: every endpoint
@@ -170,7 +170,13 @@ class Refused(Exception):
 
 
 async def run_case(
-    url: str, pid: int, key: bytes, meeting_ids: list[int], media: Media, count: int
+    url: str,
+    pid: int,
+    key: bytes,
+    meeting_ids: list[int],
+    media: Media,
+    count: int,
+    window: float = WINDOW,
 ) -> Case:
     generator, server = CpuWindow(os.getpid()), CpuWindow(pid)
     endpoints: list[Endpoint] = []
@@ -195,7 +201,7 @@ async def run_case(
             start = time.monotonic()
             server.start()
             generator.start()
-            await asyncio.sleep(WINDOW)
+            await asyncio.sleep(window)
             server_share, _ = server.stop()
             generator_share, _ = generator.stop()
             end = time.monotonic()
@@ -216,7 +222,7 @@ async def run_case(
             await asyncio.sleep(1.0)
 
 
-def report(cases: list[Case]) -> dict[str, Any]:
+def report(cases: list[Case], window: float = WINDOW) -> dict[str, Any]:
     idle = next(c for c in cases if c.meetings == 0)
     loaded = [c for c in cases if c.meetings > 0]
     per_meeting = slope_through_origin(
@@ -238,12 +244,13 @@ def report(cases: list[Case]) -> dict[str, Any]:
             limited_by = "neither process was saturated"
     return {
         "command": "python -m bench.meetings --json --counts "
-        + ",".join(str(c.meetings) for c in loaded),
+        + ",".join(str(c.meetings) for c in loaded)
+        + ("" if window == WINDOW else f" --window {window:g}"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "load": {
             "meeting": f"{ENDPOINTS} endpoints, each publishing VP8 640x480 30 fps "
             "(pre-encoded) + Opus and receiving the other two",
-            "window_seconds": WINDOW,
+            "window_seconds": window,
         },
         "baseline_idle": idle.as_json(),
         "cases": [c.as_json() for c in loaded],
@@ -258,7 +265,7 @@ def report(cases: list[Case]) -> dict[str, Any]:
     }
 
 
-async def main_async(counts: list[int]) -> dict[str, Any]:
+async def main_async(counts: list[int], window: float = WINDOW) -> dict[str, Any]:
     media = Media(video=encode_vp8(640, 480, 60, noisy=True), audio=encode_opus(1.0))
     cases: list[Case] = []
     with tempfile.TemporaryDirectory(prefix="diemcau-meetings-") as tmp:
@@ -272,7 +279,7 @@ async def main_async(counts: list[int]) -> dict[str, Any]:
             await wait_http(f"{url}/healthz", server)
             await asyncio.sleep(2)
             for count in [0, *counts]:
-                case = await run_case(url, server.pid, key, made, media, count)
+                case = await run_case(url, server.pid, key, made, media, count, window)
                 cases.append(case)
                 fps = summary(case.fps)
                 print(
@@ -288,15 +295,21 @@ async def main_async(counts: list[int]) -> dict[str, Any]:
                     and (case.server_cpu_pct >= 90 or case.refused_meetings)
                 ):
                     break  # past the server's capacity: larger counts tell nothing more
-    return report(cases)
+    return report(cases, window)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--counts", default="1,2,4,8,12,16,20,24", help="concurrent meetings")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=WINDOW,
+        help="seconds of CPU measured per count (CPU is read in 10 ms ticks: longer is finer)",
+    )
     args = parser.parse_args()
-    result = asyncio.run(main_async([int(c) for c in args.counts.split(",") if c]))
+    result = asyncio.run(main_async([int(c) for c in args.counts.split(",") if c], args.window))
     print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else result)
 
 
