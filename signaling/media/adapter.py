@@ -71,6 +71,7 @@ ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 
+_SRTP_PROBE = pylibsrtp.Session()  # SrtpCall reads these attributes of every session
 _REQUIRED: tuple[tuple[object, str], ...] = (
     (RTCRtpReceiver, "_handle_rtp_packet"),
     (RTCRtpReceiver, "_handle_rtcp_packet"),
@@ -87,9 +88,9 @@ _REQUIRED: tuple[tuple[object, str], ...] = (
     (RTCDtlsTransport, "_send_rtp"),
     (aioice.ice, "get_host_addresses"),
     (aioice.ice.Connection, "sendto"),
-    (pylibsrtp.Session(), "_srtp"),
-    (pylibsrtp.Session(), "_cdata"),
-    (pylibsrtp.Session(), "_buffer"),
+    (_SRTP_PROBE, "_srtp"),
+    (_SRTP_PROBE, "_cdata"),
+    (_SRTP_PROBE, "_buffer"),
     (pylibsrtp, "_srtp_assert"),
 )
 
@@ -120,10 +121,10 @@ class SrtpCall:
     session's own buffer, with its length cell made once rather than per packet. Raises
     ``pylibsrtp.Error`` where pylibsrtp would (a packet that does not authenticate, a replay)."""
 
-    __slots__ = ("_buffer", "_cdata", "_function", "_length", "_limit", "_session", "_srtp")
+    __slots__ = ("_buffer", "_cdata", "_function", "_length", "_limit", "_srtp", "session")
 
     def __init__(self, session: pylibsrtp.Session, protect: bool) -> None:
-        self._session = session  # holds the C session: freed with it
+        self.session = session  # holds the C session: freed with it
         self._srtp = session._srtp[0]
         self._cdata = session._cdata
         self._buffer = session._buffer
@@ -372,8 +373,7 @@ class SenderTap:
         self._pair: Any = None  # the nominated ICE pair last sent on, its sendto and address
         self._pair_sendto: Callable[[bytes, Any], None] = lambda data, addr: None
         self._pair_addr: Any = None
-        self._srtp: pylibsrtp.Session | None = None  # the transport's, and its protect
-        self._protect: Callable[[bytes], bytes] = lambda data: data
+        self._protect: SrtpCall | None = None  # for the transport's SRTP session
         self.codec: RTCRtpCodecParameters | None = None
         self.ready = asyncio.Event()
         self._on_remb = on_remb
@@ -478,10 +478,10 @@ class SenderTap:
             self._pair = pair
             self._pair_sendto = pair.protocol.transport.sendto
             self._pair_addr = pair.remote_addr
-        srtp = dtls._tx_srtp
-        if srtp is not self._srtp:
-            self._srtp, self._protect = srtp, SrtpCall(srtp, protect=True)
-        self._pair_sendto(self._protect(data), self._pair_addr)
+        protect = self._protect
+        if protect is None or protect.session is not dtls._tx_srtp:
+            protect = self._protect = SrtpCall(dtls._tx_srtp, protect=True)
+        self._pair_sendto(protect(data), self._pair_addr)
         return True
 
     def close(self) -> None:
